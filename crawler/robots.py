@@ -1,0 +1,36 @@
+"""robots.txt that holds under concurrency (works around a Scrapy 2.19 bug).
+
+Scrapy's RobotsTxtMiddleware keeps one Deferred per host while robots.txt downloads; every
+request that arrives meanwhile adds a callback to that same Deferred. The first waiter's
+callback consumes the parser and returns None, so the later waiters see None, which Scrapy reads
+as "no robots.txt: allowed", and a disallowed URL gets fetched. Here each waiter gets its own
+Deferred fed from the shared one, which passes the parser through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.http import Request
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
+
+
+class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """RobotsTxtMiddleware whose waiting requests all get the parsed robots.txt."""
+
+    async def robot_parser(self, request: Request) -> Any:
+        netloc = urlparse_cached(request).netloc
+        pending = self._parsers.get(netloc)
+        if isinstance(pending, Deferred):
+            mine: Deferred = Deferred()
+
+            def relay(result: Any) -> Any:
+                mine.callback(result)
+                return result  # leave the shared result intact for the next waiter
+
+            pending.addBoth(relay)
+            return await maybe_deferred_to_future(mine)
+        return await super().robot_parser(request)

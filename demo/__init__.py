@@ -1,0 +1,1 @@
+"""The bundled sample clinic site and the demo that watches it."""

@@ -1,0 +1,371 @@
+"""HTML to `Document`: trafilatura's main text plus the claim-bearing blocks it drops.
+
+trafilatura keeps articles and drops navigation, footers and cookie banners, but it also drops the
+widgets where clinics put their boldest claims (stat counters, testimonial cards, hero banners).
+So the document is trafilatura's paragraphs followed by every other content block of the page
+once header, nav, footer, sidebars and banners are removed, each widget kept as one paragraph so
+a number and its caption stay together. Only this module imports trafilatura.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import lxml.etree
+import lxml.html
+
+from monitor.text import key, normalize
+
+# trafilatura logs "empty HTML tree" and friends at ERROR for pages we classify ourselves.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+logging.getLogger("htmldate").setLevel(logging.CRITICAL)
+
+KINDS = ("heading", "text", "item", "quote", "table", "block")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One block of visible text: its kind, its text and the links it carries."""
+
+    text: str
+    kind: str = "text"
+    links: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d: dict = {"text": self.text, "kind": self.kind}
+        if self.links:
+            d["links"] = list(self.links)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Paragraph:
+        return cls(d["text"], d.get("kind", "text"), tuple(d.get("links", ())))
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a page says: title, paragraphs in reading order, and signals for the suspect check."""
+
+    title: str = ""
+    paragraphs: tuple[Paragraph, ...] = ()
+    visible_words: int = 0
+    noscript_words: int = 0
+    extras: int = field(default=0, compare=False)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.paragraphs)
+
+    @property
+    def words(self) -> int:
+        return sum(len(p.text.split()) for p in self.paragraphs)
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "paragraphs": [p.to_dict() for p in self.paragraphs],
+            "visible_words": self.visible_words,
+            "noscript_words": self.noscript_words,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Document:
+        return cls(
+            d.get("title", ""),
+            tuple(Paragraph.from_dict(p) for p in d.get("paragraphs", ())),
+            d.get("visible_words", 0),
+            d.get("noscript_words", 0),
+        )
+
+
+_TRACKING = re.compile(
+    r"^(utm_\w+|gclid|fbclid|msclkid|dclid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|ref_src|hsa_\w+)$",
+    re.I,
+)
+
+
+def clean_url(href: str, base: str | None = None) -> str:
+    """Absolute URL without fragment and tracking parameters, so link churn is not a change."""
+    href = href.strip()
+    if base:
+        href = urljoin(base, href)
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return href
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _TRACKING.match(k)]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path,
+                       urlencode(query), ""))
+
+
+def extract(html: str, url: str | None = None) -> Document:
+    """Parse a page into a `Document`; an empty or unparsable page gives an empty one."""
+    tree = _parse(html)
+    if tree is None:
+        return Document()
+    title = _title(tree)
+    visible, noscript = _word_counts(tree)
+    main = _main_paragraphs(tree, url)
+    seen = key(" ".join(p.text for p in main))
+    extras = [p for p in _widget_blocks(tree, url) if key(p.text) not in seen]
+    # De-duplicate extras that repeat each other (responsive layouts render widgets twice).
+    unique: list[Paragraph] = []
+    keys: set[str] = set()
+    for p in extras:
+        k = key(p.text)
+        if k and k not in keys:
+            keys.add(k)
+            unique.append(p)
+    return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique))
+
+
+def _parse(html: str) -> lxml.html.HtmlElement | None:
+    if not html or not html.strip():
+        return None
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        try:
+            tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+        except (lxml.etree.ParserError, ValueError):
+            return None
+    return tree
+
+
+def _title(tree: lxml.html.HtmlElement) -> str:
+    for xpath in ("//meta[@property='og:title']/@content", "//title//text()", "//h1//text()"):
+        found = normalize(" ".join(tree.xpath(xpath)))
+        if found:
+            return found[:300]
+    return ""
+
+
+_INVISIBLE = ("script", "style", "template", "svg", "noscript", "iframe", "object", "canvas")
+
+
+def _word_counts(tree: lxml.html.HtmlElement) -> tuple[int, int]:
+    """Words a page shows outside scripts and <noscript>, and words only <noscript> shows."""
+    body = tree.find("body")
+    if body is None:
+        return 0, 0
+    noscript = sum(len(" ".join(el.itertext()).split()) for el in body.iter("noscript"))
+    total = 0
+    for el in body.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.text and not _inside(el, _INVISIBLE):
+            total += len(el.text.split())
+        if el.tail and el.getparent() is not None and not _inside(el.getparent(), _INVISIBLE):
+            total += len(el.tail.split())
+    return total, noscript
+
+
+def _inside(el: lxml.html.HtmlElement, tags: tuple[str, ...]) -> bool:
+    while el is not None:
+        if el.tag in tags:
+            return True
+        el = el.getparent()
+    return False
+
+
+# ---------------------------------------------------------------------------- main text
+
+def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
+    import trafilatura  # heavy import; only paid by processes that extract
+
+    try:
+        result = trafilatura.bare_extraction(
+            tree, url=url, include_links=True, include_tables=True, include_comments=False,
+            include_formatting=False, with_metadata=False, deduplicate=False,
+        )
+    except (ValueError, TypeError, lxml.etree.LxmlError):
+        return []
+    body = getattr(result, "body", None)
+    if body is None:
+        return []
+    paragraphs: list[Paragraph] = []
+    _walk_body(body, url, paragraphs)
+    return paragraphs
+
+
+_TRAFILATURA_KINDS = {"head": "heading", "p": "text", "item": "item", "row": "table"}
+
+
+def _walk_body(el: lxml.etree._Element, url: str | None, out: list[Paragraph]) -> None:
+    for child in el:
+        tag = child.tag
+        if tag in ("quote", "code"):
+            _add(out, child, "quote", url, sep=" ")
+        elif tag in ("list", "table"):
+            _walk_body(child, url, out)
+        elif tag == "row":
+            _add(out, child, "table", url, sep=" | ", cells=True)
+        elif tag in _TRAFILATURA_KINDS:
+            if tag == "item" and any(c.tag == "list" for c in child):
+                own = lxml.etree.Element("item")
+                own.text = child.text
+                _add(out, own, "item", url)
+                _walk_body(child, url, out)
+            else:
+                _add(out, child, _TRAFILATURA_KINDS[tag], url)
+        else:
+            _walk_body(child, url, out)
+            if child.text and child.text.strip() and tag not in ("lb",):
+                text = normalize(child.text)
+                if text:
+                    out.append(Paragraph(text, "text"))
+
+
+def _add(out: list[Paragraph], el: lxml.etree._Element, kind: str, url: str | None,
+         sep: str = "", cells: bool = False) -> None:
+    if cells:
+        parts = [normalize(" ".join(c.itertext())) for c in el]
+        text = sep.join(p for p in parts if p)
+    elif sep:
+        parts = [normalize(" ".join(c.itertext())) for c in el]
+        parts = parts or [normalize(" ".join(el.itertext()))]
+        if el.text and el.text.strip():
+            parts.insert(0, normalize(el.text))
+        text = sep.join(p for p in parts if p)
+    else:
+        text = normalize("".join(el.itertext()))
+    if not text:
+        return
+    links = tuple(dict.fromkeys(
+        clean_url(r.get("target"), url) for r in el.iter("ref") if r.get("target")
+    ))
+    out.append(Paragraph(text, kind, links))
+
+
+# ------------------------------------------------------------------------- widget blocks
+
+_DROP_TAGS = (
+    "script", "style", "noscript", "template", "svg", "iframe", "object", "canvas", "form",
+    "button", "select", "textarea", "header", "nav", "footer", "aside", "dialog", "menu",
+    "head", "input", "label", "option",
+)
+_DROP_ROLES = {"navigation", "banner", "contentinfo", "complementary", "dialog", "alertdialog",
+               "search", "menu", "menubar", "alert", "status"}
+_BOILERPLATE = re.compile(
+    r"(?:^|[-_\s])(?:nav|navbar|navigation|menu|menus|header|footer|masthead|colophon|sidebar|"
+    r"widget-area|cookies?|consent|gdpr|cmplz|breadcrumbs?|related|share|sharing|social|"
+    r"comments?|newsletter|subscribe|popup|modal|skip|sr-only|screen-reader|visually-hidden|"
+    r"pagination|byline|meta|copyright|disqus|toc|search|offcanvas|drawer|mobile-menu)"
+    r"(?=$|[-_\s])",
+    re.I,
+)
+_BLOCK_TAGS = frozenset((
+    "address", "article", "blockquote", "dd", "div", "dl", "dt", "figcaption", "figure", "h1",
+    "h2", "h3", "h4", "h5", "h6", "li", "main", "ol", "p", "pre", "section", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "ul", "cite",
+))
+_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
+_FIGURE = re.compile(r"\d")
+_QUOTE_HINT = re.compile(r"testimonial|review|quote|story|stories", re.I)
+
+
+def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
+    if el.tag in _DROP_TAGS:
+        return True
+    attrs = el.attrib
+    if attrs.get("role", "").lower() in _DROP_ROLES:
+        return True
+    if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+        return True
+    style = attrs.get("style", "")
+    if style and re.search(r"display\s*:\s*none|visibility\s*:\s*hidden", style, re.I):
+        return True
+    hint = f"{attrs.get('class', '')} {attrs.get('id', '')}"
+    return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
+
+
+def _prune(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    body = tree.find("body")
+    if body is None:
+        return None
+    doomed = [el for el in body.iter() if not isinstance(el.tag, str) or _is_boilerplate(el)]
+    for el in doomed:
+        parent = el.getparent()
+        if parent is not None:
+            el.drop_tree() if isinstance(el.tag, str) else parent.remove(el)
+    return body
+
+
+def _own_text(el: lxml.html.HtmlElement) -> str:
+    """Text of an element and its inline descendants, without nested blocks."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _BLOCK_TAGS:
+            parts.append(_own_text(child))
+        elif isinstance(child.tag, str) and child.tag == "br":
+            parts.append(" ")
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _is_tiny(text: str) -> bool:
+    return len(re.findall(r"[A-Za-z]{2,}", text)) < 3
+
+
+def _widget_blocks(tree: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
+    body = _prune(copy.deepcopy(tree))
+    if body is None:
+        return []
+    consumed: set[lxml.html.HtmlElement] = set()  # elements, not id(): lxml proxies are recycled
+    blocks: list[Paragraph] = []
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag not in _BLOCK_TAGS or el in consumed:
+            continue
+        own = normalize(_own_text(el))
+        if not own:
+            continue
+        unit = el
+        if _is_tiny(own):
+            if not _FIGURE.search(own):
+                continue
+            # A figure alone ("66", "%", "3 out of 4"): climb to the smallest container that
+            # also has words, so the number and the caption below it become one paragraph.
+            unit = _widget_container(el)
+            if unit is None:
+                continue
+        text = normalize(" ".join(unit.itertext())) if unit is not el else own
+        if unit is not el:
+            consumed.update(unit.iter())
+        if not text or _is_tiny(text):
+            continue
+        kind = "heading" if unit.tag in _HEADINGS else "block"
+        if unit.tag == "blockquote" or _inside_quote(unit):
+            kind = "quote"
+        links = tuple(dict.fromkeys(
+            clean_url(a.get("href"), url) for a in unit.iter("a") if a.get("href")
+        ))
+        blocks.append(Paragraph(text, kind, links))
+    return blocks
+
+
+def _widget_container(el: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    node = el.getparent()
+    while node is not None and node.tag != "body":
+        text = normalize(" ".join(node.itertext()))
+        if len(text.split()) > 60:
+            return None
+        if not _is_tiny(text):
+            return node
+        node = node.getparent()
+    return None
+
+
+def _inside_quote(el: lxml.html.HtmlElement) -> bool:
+    node = el
+    for _ in range(6):
+        if node is None or node.tag == "body":
+            return False
+        if node.tag == "blockquote" or _QUOTE_HINT.search(node.get("class", "")):
+            return True
+        node = node.getparent()
+    return False

@@ -1,0 +1,72 @@
+"""The page as the rules engine reads it: paragraphs with sentences, sections and links.
+
+Built once per evaluation from an extracted `Document`, or from plain text for the examples in
+rules.yaml (paragraphs separated by blank lines, `# ` for a heading, `> ` for a quoted block,
+markdown `[text](url)` for a link).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from monitor.extract import Document, Paragraph
+from monitor.text import normalize, sentence_spans
+
+
+@dataclass
+class Para:
+    """One paragraph: its text, kind, links, the heading above it and its sentence spans."""
+
+    index: int
+    text: str
+    kind: str
+    links: tuple[str, ...]
+    section: str
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.spans = sentence_spans(self.text) or [(0, len(self.text))]
+        self._starts = [a for a, _ in self.spans]
+
+    def sentence_at(self, pos: int) -> tuple[int, int]:
+        i = max(0, bisect.bisect_right(self._starts, pos) - 1)
+        return self.spans[i]
+
+
+class Page:
+    """Paragraphs in reading order and the whole text, for page-scope conditions."""
+
+    def __init__(self, document: Document) -> None:
+        self.title = document.title
+        self.paras: list[Para] = []
+        section = ""
+        for i, p in enumerate(document.paragraphs):
+            if p.kind == "heading":
+                section = p.text
+            self.paras.append(Para(i, p.text, p.kind, p.links, section))
+        self.text = "\n".join(p.text for p in self.paras)
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def document_from_text(text: str) -> Document:
+    """A `Document` from example text: blank-line paragraphs, `# ` headings, `> ` quotes."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        block = block.strip()
+        if not block:
+            continue
+        kind = "text"
+        if block.startswith("#"):
+            kind, block = "heading", block.lstrip("#").strip()
+        elif block.startswith(">"):
+            kind = "quote"
+            block = " ".join(line.lstrip(">").strip() for line in block.splitlines())
+        links = tuple(m.group(2) for m in _LINK.finditer(block))
+        block = _LINK.sub(lambda m: m.group(1), block)
+        paragraphs.append(Paragraph(normalize(block), kind, links))
+    return Document(title="", paragraphs=tuple(paragraphs))

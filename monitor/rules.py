@@ -1,0 +1,703 @@
+"""rules.yaml: load, validate and evaluate the claim rules.
+
+The file has four sections. `lexicons` are named term lists that patterns reference as
+`{name}`; `disclaimers` are named classes of disclaimer sentence whose disappearance is a
+finding; `rules` say what to match, where, what vetoes a match, and how to report it;
+`settings` bound the matching time. Validation happens once, on load: an unknown key, a bad
+regex, a missing field or a failing example stops the load with an error naming the file, the
+line, the rule and the field. Rule kinds live in `monitor.rulekinds`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import regex
+import yaml
+
+from monitor import rulekinds, yamlfile
+from monitor.errors import ClaimwatchError, RulesError
+from monitor.extract import Document
+from monitor.page import Page, document_from_text
+from monitor.patterns import (
+    Budget,
+    Pattern,
+    PatternTimeout,
+    alternation,
+    compile_pattern,
+    expand,
+    references,
+)
+from monitor.text import normalize_chars
+from monitor.vetoes import Citation, Negation, Scoped, Vetoes
+
+CATEGORIES = (
+    "unsourced-outcome-claim",
+    "at-home-promotion",
+    "regulatory-misstatement",
+    "cure-or-guarantee",
+    "safety-overclaim",
+    "testimonial-without-disclaimer",
+    "unsupported-efficacy-claim",
+    "disclaimer-removed",
+)
+SEVERITIES = ("high", "medium", "low")
+SCOPES = ("sentence", "paragraph", "quote", "heading", "page")
+VETO_SCOPES = ("clause", "sentence", "paragraph", "page")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_TOP_KEYS = {"version", "settings", "lexicons", "disclaimers", "rules"}
+_SETTINGS = {"page_seconds": 2.0, "rule_seconds": 0.5, "max_findings_per_rule": 200}
+_COMMON_KEYS = {"id", "kind", "category", "severity", "message", "link", "description",
+                "scope", "sections", "patterns", "require", "require_scope", "veto", "examples",
+                "enabled"}
+_VETO_KEYS = {"questions", "exceptions", "negation", "hedge", "citation", "unless"}
+
+
+class RulesInvalid(ClaimwatchError):
+    """rules.yaml has one or more problems; nothing runs until they are fixed."""
+
+    def __init__(self, problems: list[RulesError]) -> None:
+        self.problems = problems
+        more = ""
+        if len(problems) > 1:
+            more = f" (and {len(problems) - 1} more: run 'claimwatch rules lint')"
+        super().__init__(f"{problems[0]}{more}")
+
+
+# ------------------------------------------------------------------------------ results
+
+@dataclass(frozen=True)
+class Finding:
+    """A claim the rules found: the sentence that carries it, its paragraph, and why."""
+
+    rule: str
+    category: str
+    severity: str
+    message: str
+    link: str
+    text: str
+    context: str
+    match: str
+    fingerprint: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A match that a veto suppressed: what an analyst reads to tune a rule."""
+
+    rule: str
+    text: str
+    match: str
+    veto: str
+    detail: str
+
+
+@dataclass
+class Evaluation:
+    """Everything the rules say about one page."""
+
+    findings: list[Finding] = field(default_factory=list)
+    disclaimers: dict[str, list[str]] = field(default_factory=dict)
+    near_misses: list[NearMiss] = field(default_factory=list)
+    incomplete: dict[str, str] = field(default_factory=dict)
+
+
+# -------------------------------------------------------------------------------- model
+
+@dataclass
+class Rule:
+    """One validated rule; `kind` decides how it is evaluated."""
+
+    id: str
+    kind: str
+    category: str
+    severity: str
+    message: str
+    link: str
+    description: str = ""
+    scope: str = "sentence"
+    sections: Pattern | None = None
+    pattern: Pattern | None = None
+    require: list[Pattern] = field(default_factory=list)
+    require_scope: str = "sentence"
+    vetoes: Vetoes = field(default_factory=Vetoes)
+    options: dict[str, Any] = field(default_factory=dict)
+    examples: dict[str, list] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass
+class DisclaimerClass:
+    """A kind of disclaimer sentence (off-label, results vary...) that must not disappear."""
+
+    name: str
+    pattern: Pattern
+    description: str = ""
+    examples: dict[str, list] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass
+class Ruleset:
+    """A validated rules file, ready to evaluate pages."""
+
+    path: str
+    digest: str
+    rules: list[Rule]
+    disclaimers: dict[str, DisclaimerClass]
+    terminators: Pattern | None
+    settings: dict[str, float]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def evaluate(self, document: Document, *, explain: bool = False,
+                 only: str | None = None, timed: bool = True) -> Evaluation:
+        """Run every rule (or `only` one) over a document."""
+        page = Page(document)
+        run = Run(self, page, explain, timed)
+        for rule in self.rules:
+            if only is not None and rule.id != only:
+                continue
+            run.budget_start()
+            try:
+                rulekinds.KINDS[rule.kind].evaluate(rule, page, run)
+            except PatternTimeout:
+                run.result.incomplete[rule.id] = "timed out"
+            except TooMany:
+                run.result.incomplete[rule.id] = (
+                    f"more than {int(self.settings['max_findings_per_rule'])} matches")
+        if only is None:
+            run.budget_start()
+            try:
+                run.result.disclaimers = self.disclaimer_classes(page, run.budget)
+            except PatternTimeout:
+                run.result.incomplete["disclaimers"] = "timed out"
+        run.result.findings = self._one_per_claim(run.result.findings)
+        return run.result
+
+    def _one_per_claim(self, findings: list[Finding]) -> list[Finding]:
+        """Two rules of one category on the same sentence (or, for paragraph-scoped rules, the
+        same paragraph) are one claim for a reviewer: keep the first rule's finding."""
+        kept: list[Finding] = []
+        seen: set[tuple[str, str]] = set()
+        for f in findings:
+            rule = self.rule(f.rule)
+            unit = f.context if rule is not None and rule.scope != "sentence" else f.text
+            keys = {(f.category, f.text), (f.category, unit)}
+            if keys & seen:
+                continue
+            seen |= keys
+            kept.append(f)
+        return kept
+
+    def disclaimer_classes(self, page: Page, budget: Budget | None) -> dict[str, list[str]]:
+        """Each disclaimer class present on the page, with the sentences that state it."""
+        found: dict[str, list[str]] = {}
+        for name, cls in self.disclaimers.items():
+            for para in page.paras:
+                for m in cls.pattern.finditer(para.text, budget):
+                    a, b = para.sentence_at(m.start())
+                    sentence = para.text[a:b]
+                    found.setdefault(name, [])
+                    if sentence not in found[name]:
+                        found[name].append(sentence)
+        return found
+
+    def removals(self, previous: Mapping[str, list[str]], current: Evaluation,
+                 document: Document, still_open: set[str]) -> list[Finding]:
+        """disclaimer-removed findings: classes stated before (or still missing) and absent now."""
+        out: list[Finding] = []
+        if "disclaimers" in current.incomplete:
+            return out
+        for rule in self.rules:
+            if rule.kind == "disappearance":
+                out.extend(rulekinds.removed(rule, previous, current.disclaimers,
+                                             Page(document), still_open))
+        return out
+
+
+class TooMany(Exception):
+    """A rule matched more often on one page than any real page would make it."""
+
+
+class Run:
+    """State of one page evaluation: budget, caches, and what was found."""
+
+    def __init__(self, ruleset: Ruleset, page: Page, explain: bool, timed: bool) -> None:
+        self.ruleset = ruleset
+        self.page = page
+        self.explain = explain
+        self.timed = timed
+        self.budget: Budget | None = None
+        self.cache: dict = {}
+        self.result = Evaluation()
+        self._page_budget = (Budget(ruleset.settings["page_seconds"],
+                                    ruleset.settings["rule_seconds"]) if timed else None)
+
+    def budget_start(self) -> None:
+        if self._page_budget is not None:
+            self._page_budget.start_rule()
+        self.budget = self._page_budget
+
+    def add(self, finding: Finding) -> None:
+        self.result.findings.append(finding)
+        cap = self.ruleset.settings["max_findings_per_rule"]
+        if sum(1 for f in self.result.findings if f.rule == finding.rule) > cap:
+            raise TooMany
+
+    def miss(self, rule: Rule, text: str, match: str, veto: str, detail: str) -> None:
+        if self.explain:
+            self.result.near_misses.append(NearMiss(rule.id, text, match, veto, detail))
+
+
+# ---------------------------------------------------------------------------- loading
+
+def load_rules(path: str | Path) -> Ruleset:
+    """Load and validate a rules file; raises RulesInvalid listing every problem."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesInvalid([RulesError(f"cannot read: {exc.strerror}", path=path)]) from None
+    return parse_rules(text, path)
+
+
+def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = True) -> Ruleset:
+    """Validate rules from YAML text; `path` is only used in messages."""
+    problems: list[RulesError] = []
+    try:
+        data = yamlfile.load(text)
+    except yaml.YAMLError as exc:
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RulesInvalid([RulesError(f"not valid YAML: {reason}", path=path,
+                                       line=yamlfile.error_line(exc))]) from None
+    builder = _Builder(path, problems)
+    ruleset = builder.build(data, text)
+    if not problems and run_examples:
+        for failure in check_examples(ruleset):
+            problems.append(failure)
+    if problems:
+        raise RulesInvalid(problems)
+    return ruleset
+
+
+class _Builder:
+    """Turns the parsed YAML into a Ruleset, collecting every problem it finds."""
+
+    def __init__(self, path: str, problems: list[RulesError]) -> None:
+        self.path = path
+        self.problems = problems
+        self.lexicons: dict[str, str] = {}
+
+    def error(self, message: str, line: int | None, rule: str | None = None,
+              field: str | None = None) -> None:
+        self.problems.append(RulesError(message, path=self.path, line=line, rule=rule,
+                                        field=field))
+
+    def build(self, data: Any, text: str) -> Ruleset:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        empty = Ruleset(self.path, digest, [], {}, None, dict(_SETTINGS))
+        if not isinstance(data, yamlfile.LineDict):
+            self.error("the file must be a mapping with a 'rules' list", 1)
+            return empty
+        for key in data:
+            if key not in _TOP_KEYS:
+                self.error(f"unknown section {key!r} (allowed: {', '.join(sorted(_TOP_KEYS))})",
+                           data.line_of(key), field=str(key))
+        if data.get("version", 1) != 1:
+            self.error("unsupported version (this claimwatch reads version 1)",
+                       data.line_of("version"), field="version")
+        settings = self.settings(data.get("settings"), data.line_of("settings"))
+        self.build_lexicons(data.get("lexicons") or {}, data.line_of("lexicons"))
+        disclaimers = self.build_disclaimers(data.get("disclaimers") or {},
+                                             data.line_of("disclaimers"))
+        rules: list[Rule] = []
+        raw_rules = data.get("rules")
+        if not isinstance(raw_rules, list) or not raw_rules:
+            self.error("'rules' must be a non-empty list", data.line_of("rules"), field="rules")
+            raw_rules = []
+        seen: set[str] = set()
+        for i, raw in enumerate(raw_rules):
+            line = raw_rules.line_of(i) if isinstance(raw_rules, yamlfile.LineList) else None
+            rule = self.build_rule(raw, line, disclaimers)
+            if rule is None:
+                continue
+            if rule.id in seen:
+                self.error("duplicate rule id", rule.line, rule.id, "id")
+            seen.add(rule.id)
+            if raw.get("enabled", True) is not False:
+                rules.append(rule)
+        terminators = self.lexicon_pattern("terminators")
+        return Ruleset(self.path, digest, rules, disclaimers, terminators, settings)
+
+    # -- sections
+
+    def settings(self, raw: Any, line: int) -> dict[str, float]:
+        out = dict(_SETTINGS)
+        if raw is None:
+            return out
+        if not isinstance(raw, dict):
+            self.error("'settings' must be a mapping", line, field="settings")
+            return out
+        for key, value in raw.items():
+            where = raw.line_of(key) if isinstance(raw, yamlfile.LineDict) else line
+            if key not in _SETTINGS:
+                self.error(f"unknown setting {key!r} (allowed: {', '.join(_SETTINGS)})", where,
+                           field=f"settings.{key}")
+            elif not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                self.error("must be a positive number", where, field=f"settings.{key}")
+            else:
+                out[key] = float(value)
+        return out
+
+    def build_lexicons(self, raw: Any, line: int) -> None:
+        if not isinstance(raw, dict):
+            self.error("'lexicons' must be a mapping of name to term list", line,
+                       field="lexicons")
+            return
+        pending: dict[str, tuple[list[str], bool, int]] = {}
+        for name, value in raw.items():
+            where = raw.line_of(name) if isinstance(raw, yamlfile.LineDict) else line
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                self.error("lexicon names are lower_case_with_underscores", where,
+                           field=f"lexicons.{name}")
+                continue
+            boundaries = True
+            terms = value
+            if isinstance(value, dict):
+                unknown = set(value) - {"terms", "boundaries", "description"}
+                if unknown:
+                    self.error(f"unknown key {sorted(unknown)[0]!r} (allowed: terms, boundaries,"
+                               " description)", where, field=f"lexicons.{name}")
+                terms = value.get("terms")
+                boundaries = bool(value.get("boundaries", True))
+            if not isinstance(terms, list) or not terms:
+                self.error("must be a non-empty list of terms", where, field=f"lexicons.{name}")
+                continue
+            bad = next((i for i, t in enumerate(terms) if not isinstance(t, str) or not t.strip()),
+                       None)
+            if bad is not None:
+                self.error(f"term {bad + 1} ({terms[bad]!r}) is not text: quote it",
+                           terms.line_of(bad) if isinstance(terms, yamlfile.LineList) else where,
+                           field=f"lexicons.{name}")
+                continue
+            pending[name] = ([normalize_chars(t) for t in terms], boundaries, where)
+        # Lexicons may refer to each other; resolve in dependency order.
+        resolving: set[str] = set()
+
+        def resolve(name: str) -> str | None:
+            if name in self.lexicons:
+                return self.lexicons[name]
+            if name in resolving:
+                self.error("lexicon refers to itself (directly or through another)",
+                           pending[name][2], field=f"lexicons.{name}")
+                return None
+            resolving.add(name)
+            terms, boundaries, where = pending[name]
+            expanded = []
+            for term in terms:
+                for ref in references(term):
+                    if ref not in pending:
+                        self.error(f"unknown lexicon {{{ref}}} in term {term!r}", where,
+                                   field=f"lexicons.{name}")
+                        return None
+                    if resolve(ref) is None:
+                        return None
+                expanded.append(expand(term, self.lexicons))
+            source = alternation(expanded, boundaries)
+            try:
+                compile_pattern(source)
+            except regex.error as exc:
+                self.error(f"bad regex in a term: {exc}", where, field=f"lexicons.{name}")
+                return None
+            self.lexicons[name] = source
+            resolving.discard(name)
+            return source
+
+        for name in pending:
+            resolve(name)
+
+    def lexicon_pattern(self, name: str) -> Pattern | None:
+        source = self.lexicons.get(name)
+        return Pattern("{" + name + "}", compile_pattern(source)) if source else None
+
+    def build_disclaimers(self, raw: Any, line: int) -> dict[str, DisclaimerClass]:
+        out: dict[str, DisclaimerClass] = {}
+        if not isinstance(raw, dict):
+            self.error("'disclaimers' must be a mapping of class name to patterns", line,
+                       field="disclaimers")
+            return out
+        for name, value in raw.items():
+            where = raw.line_of(name) if isinstance(raw, yamlfile.LineDict) else line
+            fname = f"disclaimers.{name}"
+            if not isinstance(value, dict):
+                self.error("must be a mapping with 'patterns'", where, field=fname)
+                continue
+            unknown = set(value) - {"patterns", "description", "examples"}
+            if unknown:
+                self.error(f"unknown key {sorted(unknown)[0]!r} (allowed: patterns, description,"
+                           " examples)", where, field=fname)
+            pattern = self.patterns(value.get("patterns"), where, None, f"{fname}.patterns")
+            if pattern is None:
+                continue
+            examples = self.examples(value.get("examples"), where, None, fname)
+            out[str(name)] = DisclaimerClass(str(name), pattern, str(value.get("description", "")),
+                                             examples, where)
+        return out
+
+    # -- fields
+
+    def patterns(self, raw: Any, line: int | None, rule: str | None,
+                 field: str) -> Pattern | None:
+        """Compile a list of patterns into one alternation; errors name the failing item."""
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw or not all(isinstance(p, str) and p for p in raw):
+            self.error("must be a non-empty list of regular expressions", line, rule, field)
+            return None
+        sources = []
+        ok = True
+        for i, source in enumerate(raw):
+            where = raw.line_of(i) if isinstance(raw, yamlfile.LineList) else line
+            missing = [r for r in references(source) if r not in self.lexicons]
+            if missing:
+                self.error(f"unknown lexicon {{{missing[0]}}} in {source!r}", where, rule, field)
+                ok = False
+                continue
+            expanded = expand(source, self.lexicons)
+            try:
+                compile_pattern(expanded)
+            except regex.error as exc:
+                self.error(f"bad regex {source!r}: {exc}", where, rule, field)
+                ok = False
+                continue
+            sources.append(expanded)
+        if not ok:
+            return None
+        combined = "|".join(f"(?:{s})" for s in sources)
+        return Pattern(" | ".join(raw), compile_pattern(combined))
+
+    def examples(self, raw: Any, line: int | None, rule: str | None,
+                 field: str) -> dict[str, list]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or set(raw) - {"match", "nomatch"}:
+            self.error("'examples' must be a mapping with 'match' and/or 'nomatch' lists", line,
+                       rule, f"{field}.examples" if rule is None else "examples")
+            return {}
+        out: dict[str, list] = {}
+        for key in ("match", "nomatch"):
+            items = raw.get(key) or []
+            if not isinstance(items, list) or not all(isinstance(x, (str, dict)) for x in items):
+                self.error(f"'examples.{key}' must be a list of texts", line, rule,
+                           f"examples.{key}")
+                continue
+            out[key] = [(x, items.line_of(i) if isinstance(items, yamlfile.LineList) else line)
+                        for i, x in enumerate(items)]
+        return out
+
+    def build_rule(self, raw: Any, line: int | None,
+                   disclaimers: dict[str, DisclaimerClass]) -> Rule | None:
+        if not isinstance(raw, dict):
+            self.error("each rule must be a mapping", line)
+            return None
+        rid = raw.get("id")
+        if not isinstance(rid, str) or not _ID.match(rid):
+            self.error("'id' is required: lowercase letters, digits and dashes", line, None, "id")
+            return None
+        kind_name = raw.get("kind", "existence")
+        kind = rulekinds.KINDS.get(kind_name)
+        if kind is None:
+            self.error(f"unknown kind {kind_name!r} (allowed: {', '.join(rulekinds.KINDS)})",
+                       raw.line_of("kind"), rid, "kind")
+            return None
+        allowed = _COMMON_KEYS | set(kind.fields)
+        for key in raw:
+            if key not in allowed:
+                self.error(f"unknown key {key!r} for kind {kind_name} (allowed: "
+                           f"{', '.join(sorted(allowed))})", raw.line_of(key), rid, str(key))
+        for key in ("category", "severity", "message", "link"):
+            if not isinstance(raw.get(key), str) or not raw.get(key).strip():
+                self.error("is required", raw.line_of(key), rid, key)
+        category, severity = raw.get("category"), raw.get("severity")
+        if isinstance(category, str) and category not in CATEGORIES:
+            self.error(f"unknown category {category!r} (allowed: {', '.join(CATEGORIES)})",
+                       raw.line_of("category"), rid, "category")
+        if isinstance(severity, str) and severity not in SEVERITIES:
+            self.error(f"must be one of {', '.join(SEVERITIES)}", raw.line_of("severity"), rid,
+                       "severity")
+        link = raw.get("link")
+        if isinstance(link, str) and not re.match(r"https?://", link):
+            self.error("must be an http(s) URL of the authority the rule enforces",
+                       raw.line_of("link"), rid, "link")
+        scope = raw.get("scope", "sentence")
+        if scope not in SCOPES:
+            self.error(f"must be one of {', '.join(SCOPES)}", raw.line_of("scope"), rid, "scope")
+        require_scope = raw.get("require_scope", "sentence")
+        if require_scope not in VETO_SCOPES:
+            self.error(f"must be one of {', '.join(VETO_SCOPES)}", raw.line_of("require_scope"),
+                       rid, "require_scope")
+        rule = Rule(
+            id=rid, kind=kind_name, category=str(category), severity=str(severity),
+            message=str(raw.get("message", "")), link=str(link or ""),
+            description=str(raw.get("description", "")), scope=str(scope),
+            require_scope=str(require_scope), line=line or 0,
+        )
+        if "sections" in raw:
+            rule.sections = self.patterns(raw["sections"], raw.line_of("sections"), rid,
+                                          "sections")
+        if kind.needs_patterns:
+            rule.pattern = self.patterns(raw.get("patterns"), raw.line_of("patterns"), rid,
+                                         "patterns")
+        elif "patterns" in raw:
+            self.error(f"kind {kind_name} takes no 'patterns'", raw.line_of("patterns"), rid,
+                       "patterns")
+        if "require" in raw:
+            req = raw["require"]
+            items = req if isinstance(req, list) else [req]
+            for i, item in enumerate(items):
+                where = req.line_of(i) if isinstance(req, yamlfile.LineList) else raw.line_of(
+                    "require")
+                compiled = self.patterns([item] if isinstance(item, str) else item, where, rid,
+                                         "require")
+                if compiled is not None:
+                    rule.require.append(compiled)
+        rule.vetoes = self.vetoes(raw.get("veto"), raw.line_of("veto"), rid)
+        rule.options = kind.validate(raw, self, rid, disclaimers)
+        rule.examples = self.examples(raw.get("examples"), raw.line_of("examples"), rid,
+                                      "examples")
+        if not rule.examples.get("match"):
+            self.error("needs at least one 'match' example (examples run as tests)",
+                       raw.line_of("examples"), rid, "examples")
+        return rule
+
+    def vetoes(self, raw: Any, line: int | None, rid: str) -> Vetoes:
+        v = Vetoes()
+        if raw is None:
+            return v
+        if not isinstance(raw, dict):
+            self.error("'veto' must be a mapping", line, rid, "veto")
+            return v
+        for key in raw:
+            if key not in _VETO_KEYS:
+                self.error(f"unknown veto {key!r} (allowed: {', '.join(sorted(_VETO_KEYS))})",
+                           raw.line_of(key), rid, f"veto.{key}")
+        v.questions = bool(raw.get("questions", True))
+        if "exceptions" in raw:
+            exc = self.patterns(raw["exceptions"], raw.line_of("exceptions"), rid,
+                                "veto.exceptions")
+            if exc is not None:
+                v.exceptions = [exc]
+        neg = raw.get("negation")
+        if neg:
+            v.negation = self.negation(neg, raw.line_of("negation"), rid)
+        for name in ("hedge", "citation"):
+            scope = raw.get(name)
+            if not scope:
+                continue
+            if scope is True:
+                scope = "clause" if name == "hedge" else "paragraph"
+            if scope not in VETO_SCOPES:
+                self.error(f"must be true or one of {', '.join(VETO_SCOPES)}",
+                           raw.line_of(name), rid, f"veto.{name}")
+                continue
+            pattern = self.lexicon_pattern(name)
+            if pattern is None:
+                self.error(f"needs a lexicon named {name!r}", raw.line_of(name), rid,
+                           f"veto.{name}")
+                continue
+            if name == "hedge":
+                v.hedge = Scoped("hedge", pattern, scope)
+            else:
+                v.citation = Citation(pattern, self.lexicon_pattern("citation_link"), scope)
+        for i, item in enumerate(raw.get("unless") or []):
+            where = raw["unless"].line_of(i) if isinstance(raw["unless"], yamlfile.LineList) \
+                else raw.line_of("unless")
+            if not isinstance(item, dict) or "patterns" not in item or \
+                    set(item) - {"name", "patterns", "scope"}:
+                self.error("each 'unless' item needs 'patterns' (and optional 'name', 'scope')",
+                           where, rid, "veto.unless")
+                continue
+            scope = item.get("scope", "sentence")
+            if scope not in VETO_SCOPES:
+                self.error(f"scope must be one of {', '.join(VETO_SCOPES)}", where, rid,
+                           "veto.unless")
+                continue
+            pattern = self.patterns(item["patterns"], where, rid, "veto.unless")
+            if pattern is not None:
+                v.unless.append(Scoped(str(item.get("name", "unless")), pattern, scope))
+        return v
+
+    def negation(self, raw: Any, line: int | None, rid: str) -> Negation | None:
+        opts = {"before": 6, "after": 4}
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if key not in opts or not isinstance(value, int) or value < 0:
+                    self.error(f"'{key}': allowed keys are before/after (word counts)",
+                               line, rid, "veto.negation")
+                    return None
+                opts[key] = value
+        elif raw is not True:
+            self.error("must be true or a mapping with before/after", line, rid, "veto.negation")
+            return None
+        pre = self.lexicon_pattern("negation")
+        if pre is None:
+            self.error("needs a lexicon named 'negation'", line, rid, "veto.negation")
+            return None
+        return Negation(pre, self.lexicon_pattern("negation_post"),
+                        self.lexicon_pattern("pseudo_negation"), opts["before"], opts["after"])
+
+
+# ---------------------------------------------------------------------------- examples
+
+def check_examples(ruleset: Ruleset) -> list[RulesError]:
+    """Run every example of every rule and disclaimer class; one error per failing example."""
+    failures: list[RulesError] = []
+    for name, cls in ruleset.disclaimers.items():
+        for expect in ("match", "nomatch"):
+            for text, line in cls.examples.get(expect, []):
+                doc = document_from_text(str(text))
+                present = name in ruleset.disclaimer_classes(Page(doc), None)
+                if present != (expect == "match"):
+                    failures.append(RulesError(
+                        f"example {'not recognised' if expect == 'match' else 'wrongly recognised'}"
+                        f": {_short(str(text))!r}", path=ruleset.path, line=line,
+                        field=f"disclaimers.{name}.examples.{expect}"))
+    for rule in ruleset.rules:
+        for expect in ("match", "nomatch"):
+            for item, line in rule.examples.get(expect, []):
+                fired, text = example_fires(ruleset, rule, item)
+                if fired != (expect == "match"):
+                    failures.append(RulesError(
+                        f"example {'does not match' if expect == 'match' else 'matches'}: "
+                        f"{_short(text)!r}", path=ruleset.path, line=line, rule=rule.id,
+                        field=f"examples.{expect}"))
+    return failures
+
+
+def example_fires(ruleset: Ruleset, rule: Rule, item: Any) -> tuple[bool, str]:
+    """Whether a rule fires on one example (text, or before/after texts for disappearance)."""
+    if isinstance(item, dict):
+        before = document_from_text(str(item.get("before", "")))
+        after = document_from_text(str(item.get("after", "")))
+        prev = ruleset.evaluate(before, timed=False)
+        cur = ruleset.evaluate(after, timed=False)
+        found = rulekinds.removed(rule, prev.disclaimers, cur.disclaimers, Page(after), set())
+        return bool(found), f"{item.get('before', '')} -> {item.get('after', '')}"
+    doc = document_from_text(str(item))
+    result = ruleset.evaluate(doc, only=rule.id, timed=False)
+    return any(f.rule == rule.id for f in result.findings), str(item)
+
+
+def _short(text: str, n: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."

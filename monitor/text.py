@@ -1,0 +1,100 @@
+"""Text normalisation, sentence splitting and fingerprint keys shared by every stage.
+
+Page text is untrusted and typographically noisy (curly quotes, non-breaking and zero-width
+spaces); everything that compares or matches text goes through `normalize` first so that a
+re-render with other entities or whitespace never looks like a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-",
+        "\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ", "\u202f": " ",
+        "\u205f": " ", "\u3000": " ", "\t": " ",
+        "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
+    }
+)
+_SPACES = re.compile(r"[ \r\n\f\v]+")
+
+
+def normalize_chars(text: str) -> str:
+    """NFKC, ASCII quotes and dashes, no invisible characters; spacing left as it is."""
+    return unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+
+
+def normalize(text: str) -> str:
+    """`normalize_chars`, then single spaces, stripped."""
+    return _SPACES.sub(" ", normalize_chars(text)).strip()
+
+
+_NON_WORD = re.compile(r"[^\w%$]+")
+
+
+_SPACED_PERCENT = re.compile(r"(\d)\s+%")
+
+
+def key(text: str) -> str:
+    """Comparison key: case, punctuation and whitespace do not count; words and numbers do."""
+    text = _SPACED_PERCENT.sub(r"\1%", normalize(text).casefold())
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def digest(*parts: str) -> str:
+    """Short stable hash of text parts (fingerprints, content hashes)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+# Abbreviations after which a period does not end a sentence (compared case-insensitively).
+_ABBREVIATIONS = frozenset((
+    "al", "approx", "assn", "ave", "b.a", "b.s", "ca", "cf", "co", "corp", "dept", "dr", "e.g",
+    "etc", "fig", "figs", "i.e", "inc", "jr", "lt", "ltd", "m.d", "mr", "mrs", "ms", "no", "nos",
+    "p", "pp", "ph.d", "prof", "rev", "sr", "st", "u.k", "u.s", "vol", "vs", "mg", "kg", "ml",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "dept",
+    "univ", "approx", "est", "min", "max",
+))
+_BOUNDARY = re.compile(r"([.!?]+[\"')\]]*)(\s+)(?=[\"'(\[]?[A-Z0-9])")
+_LAST_TOKEN = re.compile(r"(\S+)$")
+_MAX_PAREN_SENTENCE = 600  # an unclosed "(" stops holding a sentence open after this
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of already-normalised text; abbreviations, initials and
+    decimals do not end a sentence."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        token = _LAST_TOKEN.search(text, start, m.start(1))
+        word = token.group(1).lower().lstrip("(\"'") if token else ""
+        if m.group(1).startswith(".") and (
+            word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+        ):
+            continue
+        if m.start(1) - start < _MAX_PAREN_SENTENCE and (
+            text.count("(", start, m.start(1)) > text.count(")", start, m.start(1))
+        ):
+            continue  # inside a parenthesis: "(Dakwar et al., Am J Psychiatry. 2019;176:923)"
+        if m.end(1) > start:
+            spans.append((start, m.end(1)))
+        start = m.end()
+    if start < len(text.rstrip()):
+        spans.append((start, len(text.rstrip())))
+    return spans
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split a paragraph into sentences (normalising it first)."""
+    text = normalize(paragraph)
+    return [text[a:b] for a, b in sentence_spans(text)]

@@ -1,0 +1,61 @@
+"""Extraction: trafilatura's main text plus the claim widgets it drops, without boilerplate."""
+
+from conftest import page
+
+from monitor.extract import clean_url, extract
+
+
+def texts(doc):
+    return [p.text for p in doc.paragraphs]
+
+
+def test_counter_widget_keeps_number_and_caption_together():
+    doc = extract(page("ridgeline/v2.html").decode(), "http://127.0.0.1/ridgeline/")
+    joined = "\n".join(texts(doc))
+    assert any(t.startswith("78 % Of our alcohol-use patients") for t in texts(doc)), joined
+    assert any(t.startswith("3 x More likely") for t in texts(doc)), joined
+
+
+def test_nav_footer_sidebar_and_cookie_banner_are_dropped():
+    doc = extract(page("ridgeline/v1.html").decode(), "http://127.0.0.1/ridgeline/")
+    joined = "\n".join(texts(doc))
+    for boilerplate in ("Book a Consultation", "Related articles", "We use cookies",
+                        "All rights reserved", "Mon-Fri 8am-6pm", "Is Ketamine Right for You"):
+        assert boilerplate not in joined
+    assert "off-label use" in joined
+
+
+def test_testimonial_is_a_quote_paragraph():
+    doc = extract(page("ridgeline/v2.html").decode(), "http://127.0.0.1/ridgeline/")
+    quotes = [p for p in doc.paragraphs if p.kind == "quote"]
+    assert quotes and "sober for nine months" in quotes[0].text
+
+
+def test_links_are_absolute_and_lose_tracking_parameters():
+    html = ("<html><body><article><h1>Study</h1><p>Read the trial "
+            "<a href='/study?id=7&utm_source=mail&gclid=x#top'>here</a> for the full results "
+            "of the study, which enrolled adults with alcohol use disorder.</p></article>"
+            "</body></html>")
+    doc = extract(html, "https://clinic.example/blog/")
+    links = [link for p in doc.paragraphs for link in p.links]
+    assert links == ["https://clinic.example/study?id=7"]
+    assert clean_url("HTTPS://X.example/a?b=1&utm_medium=z") == "https://x.example/a?b=1"
+
+
+def test_empty_and_unparsable_pages_give_an_empty_document():
+    assert extract("").paragraphs == ()
+    assert extract("   ").paragraphs == ()
+    assert extract("\x00\x01 not html").words < 5
+
+
+def test_noscript_only_page_is_counted_as_such():
+    doc = extract(page("broken/js-shell.html").decode())
+    assert doc.noscript_words > 0
+    assert doc.visible_words == 0
+
+
+def test_document_round_trips_through_dict():
+    doc = extract(page("bluepine/v1.html").decode(), "http://127.0.0.1/bluepine/")
+    from monitor.extract import Document
+
+    assert Document.from_dict(doc.to_dict()) == doc

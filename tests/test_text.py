@@ -1,0 +1,37 @@
+"""Normalisation, comparison keys and sentence splitting."""
+
+import pytest
+
+from monitor.text import key, normalize, split_sentences
+
+
+def test_normalize_maps_typography_and_invisible_characters():
+    raw = "\u201cKetamine\u201d\u00a0is\u200b  \u2018safe\u2019 \u2014 really\ufeff"
+    assert normalize(raw) == "\"Ketamine\" is 'safe' - really"
+
+
+def test_key_ignores_case_punctuation_and_spacing_but_not_numbers():
+    assert key("87% of Patients  stay SOBER!") == key("87 % of patients stay sober")
+    assert key("87% of patients stay sober") != key("78% of patients stay sober")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("One. Two! Three? Four.", ["One.", "Two!", "Three?", "Four."]),
+    ("Dr. Lee and Krupitsky et al. (2002) agree. Next.",
+     ["Dr. Lee and Krupitsky et al. (2002) agree.", "Next."]),
+    ("The dose is 0.5 mg/kg. J. Smith wrote it.", ["The dose is 0.5 mg/kg.", "J. Smith wrote it."]),
+    ("A trial (Dakwar et al., Am J Psychiatry. 2019;176(11):923-930) found less drinking. Then.",
+     ["A trial (Dakwar et al., Am J Psychiatry. 2019;176(11):923-930) found less drinking.",
+      "Then."]),
+    ('"This saved my life." The staff were kind.',
+     ['"This saved my life."', "The staff were kind."]),
+    ("66 % abstinence rates. 50 % heroin abstinence.", ["66 % abstinence rates.",
+                                                         "50 % heroin abstinence."]),
+])
+def test_split_sentences(text, expected):
+    assert split_sentences(text) == expected
+
+
+def test_split_sentences_of_an_unclosed_parenthesis_does_not_swallow_the_page():
+    text = "(unclosed " + "word. Another sentence. " * 100
+    assert len(split_sentences(text)) > 50
