@@ -29,6 +29,11 @@ class FetchedPage:
     final_url: str | None = None
     error: str | None = None
 
+    def header(self, name: str) -> str | None:
+        """A response header by name, case-insensitively (Scrapy title-cases them: 'Etag')."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
     @property
     def ok(self) -> bool:
         return self.error is None

@@ -75,9 +75,10 @@ class WatchSpider(scrapy.Spider):
         if response.status == 304:
             yield page
             return
-        if not isinstance(response, TextResponse):
-            ctype = page.headers.get("Content-Type", "unknown")
-            page.error = f"not a web page (Content-Type: {ctype})"
+        ctype = page.header("Content-Type") or ""
+        mime = ctype.split(";")[0].strip().lower()
+        if not isinstance(response, TextResponse) or (mime and mime not in _PAGE_TYPES):
+            page.error = f"not a web page (Content-Type: {ctype or 'unknown'})"
             yield page
             return
         page.body = response.body
@@ -98,6 +99,9 @@ class WatchSpider(scrapy.Spider):
         yield page
 
 
+_PAGE_TYPES = {"text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"}
+
+
 def describe(exc: BaseException, settings: Any) -> str:
     """One line that says what went wrong with a fetch, in a reviewer's words."""
     name = type(exc).__name__
@@ -115,7 +119,7 @@ def describe(exc: BaseException, settings: Any) -> str:
     if "Cancelled" in name and ("maxsize" in text.lower() or "larger" in text.lower()):
         return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')}-byte limit"
     if "ConnectionLost" in name or "ResponseNeverReceived" in name or "ResponseFailed" in name \
-            or "ConnectionDone" in name or "PotentialDataLoss" in name:
+            or "ConnectionDone" in name or "DataLoss" in name:
         return "connection closed before the response was complete"
     return f"{name}: {text}" if text else name
 

@@ -119,8 +119,8 @@ def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | N
         last = store.last_good_snapshot(watch.id)
         if last is not None and watch.rules_digest != ruleset.digest:
             rebaseline(store, watch, ruleset, now)
-        fetch_fields: dict[str, Any] = {"etag": page.headers.get("ETag") or watch.etag,
-                                        "last_modified": page.headers.get("Last-Modified")
+        fetch_fields: dict[str, Any] = {"etag": page.header("ETag") or watch.etag,
+                                        "last_modified": page.header("Last-Modified")
                                         or watch.last_modified}
         if page.not_modified and last is not None:
             return _unchanged(store, watch, page, result, now, fetch_fields)

@@ -155,7 +155,7 @@ def print_result(result: Any) -> None:
     for f in sorted(result.findings, key=lambda f: (_STATE_ORDER[f.state], f.id)):
         click.secho(f"  {f.state.upper():9} #{f.id:<5} {f.severity:6} {f.category}",
                     fg=colours[f.state])
-        click.echo(f"            \"{f.text}\"")
+        click.echo(f"            > {f.text}")
         click.echo(f"            {f.message}")
     counts: dict[str, int] = {}
     for f in result.findings:
@@ -233,13 +233,13 @@ def rules_explain(target: str, rules_path: str | None) -> None:
     click.echo("\nFIRED")
     for f in evaluation.findings:
         click.secho(f"  {f.rule} [{f.category}, {f.severity}] on {f.match!r}", fg="red")
-        click.echo(f"    \"{f.text}\"")
+        click.echo(f"    > {f.text}")
     if not evaluation.findings:
         click.echo("  (nothing)")
     click.echo("\nSUPPRESSED (near-misses)")
     for m in evaluation.near_misses:
         click.secho(f"  {m.rule} on {m.match!r}: {m.veto} ({m.detail})", fg="yellow")
-        click.echo(f"    \"{m.text}\"")
+        click.echo(f"    > {m.text}")
     if not evaluation.near_misses:
         click.echo("  (nothing)")
     click.echo("\nDISCLAIMERS ON THE PAGE")

@@ -197,6 +197,7 @@ def finding(rule: Rule, cand: Candidate) -> Finding:
         message=rule.message.replace("{match}", cand.match), link=rule.link,
         text=sentence, context=cand.para.text, match=cand.match,
         fingerprint=digest(rule.id, "page" if rule.scope == "page" else key(sentence)),
+        paragraph=cand.para.index,
     )
 
 

@@ -84,6 +84,7 @@ class Finding:
     context: str
     match: str
     fingerprint: str
+    paragraph: int = -1  # index in the document, for ordering and de-duplication
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -181,12 +182,19 @@ class Ruleset:
                 run.result.disclaimers = self.disclaimer_classes(page, run.budget)
             except PatternTimeout:
                 run.result.incomplete["disclaimers"] = "timed out"
-        run.result.findings = self._one_per_claim(run.result.findings)
+        run.result.findings = self._one_per_claim(run.result.findings, page)
         return run.result
 
-    def _one_per_claim(self, findings: list[Finding]) -> list[Finding]:
+    def _one_per_claim(self, findings: list[Finding], page: Page) -> list[Finding]:
         """Two rules of one category on the same sentence (or, for paragraph-scoped rules, the
-        same paragraph) are one claim for a reviewer: keep the first rule's finding."""
+        same paragraph) are one claim for a reviewer: keep the first rule's finding. A heading
+        whose section makes the same kind of claim is that claim's title, not another one."""
+        claimed = {(f.category, page.paras[f.paragraph].section) for f in findings
+                   if 0 <= f.paragraph < len(page.paras)
+                   and page.paras[f.paragraph].kind != "heading"}
+        findings = [f for f in findings if not (
+            0 <= f.paragraph < len(page.paras) and page.paras[f.paragraph].kind == "heading"
+            and (f.category, page.paras[f.paragraph].text) in claimed)]
         kept: list[Finding] = []
         seen: set[tuple[str, str]] = set()
         for f in findings:
@@ -297,6 +305,8 @@ class _Builder:
         self.path = path
         self.problems = problems
         self.lexicons: dict[str, str] = {}
+        self.compiled: dict[str, Pattern] = {}
+        self.broken: set[str] = set()  # lexicons already reported: no cascade of errors
 
     def error(self, message: str, line: int | None, rule: str | None = None,
               field: str | None = None) -> None:
@@ -371,6 +381,7 @@ class _Builder:
                 self.error("lexicon names are lower_case_with_underscores", where,
                            field=f"lexicons.{name}")
                 continue
+            self.broken.add(name)  # until it validates below
             boundaries = True
             terms = value
             if isinstance(value, dict):
@@ -391,6 +402,7 @@ class _Builder:
                            field=f"lexicons.{name}")
                 continue
             pending[name] = ([normalize_chars(t) for t in terms], boundaries, where)
+            self.broken.discard(name)
         # Lexicons may refer to each other; resolve in dependency order.
         resolving: set[str] = set()
 
@@ -415,9 +427,10 @@ class _Builder:
                 expanded.append(expand(term, self.lexicons))
             source = alternation(expanded, boundaries)
             try:
-                compile_pattern(source)
+                self.compiled[name] = Pattern("{" + name + "}", compile_pattern(source))
             except regex.error as exc:
                 self.error(f"bad regex in a term: {exc}", where, field=f"lexicons.{name}")
+                self.broken.add(name)
                 return None
             self.lexicons[name] = source
             resolving.discard(name)
@@ -427,8 +440,7 @@ class _Builder:
             resolve(name)
 
     def lexicon_pattern(self, name: str) -> Pattern | None:
-        source = self.lexicons.get(name)
-        return Pattern("{" + name + "}", compile_pattern(source)) if source else None
+        return self.compiled.get(name)
 
     def build_disclaimers(self, raw: Any, line: int) -> dict[str, DisclaimerClass]:
         out: dict[str, DisclaimerClass] = {}
@@ -470,21 +482,28 @@ class _Builder:
             where = raw.line_of(i) if isinstance(raw, yamlfile.LineList) else line
             missing = [r for r in references(source) if r not in self.lexicons]
             if missing:
-                self.error(f"unknown lexicon {{{missing[0]}}} in {source!r}", where, rule, field)
+                if not set(missing) & self.broken:
+                    self.error(f"unknown lexicon {{{missing[0]}}} in {source!r}", where, rule,
+                               field)
                 ok = False
                 continue
-            expanded = expand(source, self.lexicons)
-            try:
-                compile_pattern(expanded)
-            except regex.error as exc:
-                self.error(f"bad regex {source!r}: {exc}", where, rule, field)
-                ok = False
-                continue
-            sources.append(expanded)
+            sources.append((expand(source, self.lexicons), source, where))
         if not ok:
             return None
-        combined = "|".join(f"(?:{s})" for s in sources)
-        return Pattern(" | ".join(raw), compile_pattern(combined))
+        # Compiling is slow (the regex module's compiler is Python): compile the alternation
+        # once, and each item alone only to find the culprit when that fails.
+        try:
+            combined = compile_pattern("|".join(f"(?:{s})" for s, _, _ in sources))
+        except regex.error:
+            for expanded, source, where in sources:
+                try:
+                    compile_pattern(expanded)
+                except regex.error as exc:
+                    self.error(f"bad regex {source!r}: {exc}", where, rule, field)
+            if not any(p.rule == rule and p.field == field for p in self.problems):
+                self.error("the patterns do not combine into one expression", line, rule, field)
+            return None
+        return Pattern(" | ".join(raw), combined)
 
     def examples(self, raw: Any, line: int | None, rule: str | None,
                  field: str) -> dict[str, list]:
@@ -612,8 +631,9 @@ class _Builder:
                 continue
             pattern = self.lexicon_pattern(name)
             if pattern is None:
-                self.error(f"needs a lexicon named {name!r}", raw.line_of(name), rid,
-                           f"veto.{name}")
+                if name not in self.broken:
+                    self.error(f"needs a lexicon named {name!r}", raw.line_of(name), rid,
+                               f"veto.{name}")
                 continue
             if name == "hedge":
                 v.hedge = Scoped("hedge", pattern, scope)
@@ -651,7 +671,8 @@ class _Builder:
             return None
         pre = self.lexicon_pattern("negation")
         if pre is None:
-            self.error("needs a lexicon named 'negation'", line, rid, "veto.negation")
+            if "negation" not in self.broken:
+                self.error("needs a lexicon named 'negation'", line, rid, "veto.negation")
             return None
         return Negation(pre, self.lexicon_pattern("negation_post"),
                         self.lexicon_pattern("pseudo_negation"), opts["before"], opts["after"])

@@ -67,6 +67,7 @@ _ABBREVIATIONS = frozenset((
 ))
 _BOUNDARY = re.compile(r"([.!?]+[\"')\]]*)(\s+)(?=[\"'(\[]?[A-Z0-9])")
 _LAST_TOKEN = re.compile(r"(\S+)$")
+_TOKEN_WINDOW = 40
 _MAX_PAREN_SENTENCE = 600  # an unclosed "(" stops holding a sentence open after this
 
 
@@ -76,7 +77,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _BOUNDARY.finditer(text):
-        token = _LAST_TOKEN.search(text, start, m.start(1))
+        # Only the last few characters matter; a bounded window keeps huge texts linear.
+        token = _LAST_TOKEN.search(text, max(start, m.start(1) - _TOKEN_WINDOW), m.start(1))
         word = token.group(1).lower().lstrip("(\"'") if token else ""
         if m.group(1).startswith(".") and (
             word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())

@@ -1,0 +1,241 @@
+"""rules.yaml: validation with precise errors, vetoes, kinds, and time bounds."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.page import document_from_text
+from monitor.rules import RulesInvalid, load_rules, parse_rules
+
+BASE = """
+version: 1
+lexicons:
+  negation: [not, "no", never]
+  terminators:
+    boundaries: false
+    terms: ['\\bbut\\b', ';']
+  hedge: [may, might, suggest]
+  citation:
+    boundaries: false
+    terms: ['\\bet al\\b', '\\((?:19|20)\\d{2}\\)']
+  citation_link:
+    boundaries: false
+    terms: ['doi\\.org/']
+disclaimers:
+  off-label:
+    patterns: ['\\boff[- ]label\\b']
+rules:
+  - id: cure
+    category: cure-or-guarantee
+    severity: high
+    message: "Claims a cure: {match}"
+    link: https://www.ftc.gov/
+    patterns: ['\\bcure[sd]?\\b']
+    veto: {negation: true, hedge: clause, citation: paragraph}
+    examples:
+      match: ["Ketamine cures addiction."]
+      nomatch: ["Ketamine is not a cure."]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(RulesInvalid) as info:
+        parse_rules(text, "r.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_the_project_rules_file_is_valid_and_covers_every_category(ruleset):
+    from monitor.rules import CATEGORIES
+
+    assert {r.category for r in ruleset.rules} == set(CATEGORIES)
+    assert all(r.link.startswith("https://") and r.examples.get("match") for r in ruleset.rules)
+
+
+def test_base_fixture_is_valid():
+    assert [r.id for r in parse_rules(BASE).rules] == ["cure"]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("    severity: high\n", "    severity: high\n    colour: red\n"),
+     "r.yaml:22: rule 'cure': field 'colour': unknown key 'colour'"),
+    (("patterns: ['\\bcure[sd]?\\b']", "patterns: ['\\bcure[sd?\\b']"),
+     "r.yaml:24: rule 'cure': field 'patterns': bad regex"),
+    (("    message: \"Claims a cure: {match}\"\n", ""),
+     "r.yaml:19: rule 'cure': field 'message': is required"),
+    (("nomatch: [\"Ketamine is not a cure.\"]", "nomatch: [\"Ketamine cures all.\"]"),
+     "r.yaml:28: rule 'cure': field 'examples.nomatch': example matches: 'Ketamine cures all.'"),
+    (("category: cure-or-guarantee", "category: cures"),
+     "r.yaml:20: rule 'cure': field 'category': unknown category 'cures'"),
+    (("patterns: ['\\bcure[sd]?\\b']", "patterns: ['{nosuch}']"),
+     "r.yaml:24: rule 'cure': field 'patterns': unknown lexicon {nosuch}"),
+    (("veto: {negation: true", "veto: {negate: true"),
+     "r.yaml:25: rule 'cure': field 'veto.negate': unknown veto 'negate'"),
+    (("  - id: cure\n", "  - id: Cure Rule\n"), "r.yaml:19: field 'id': 'id' is required"),
+])
+def test_validation_errors_name_file_line_rule_and_field(edit, expected):
+    old, new = edit
+    assert old in BASE
+    found = problems(BASE.replace(old, new))
+    assert any(expected in p for p in found), found
+
+
+def test_yaml_syntax_error_names_the_line():
+    found = problems(BASE.replace("  - id: cure\n", "  - id: [cure\n"))
+    assert found[0].startswith("r.yaml:") and "not valid YAML" in found[0]
+
+
+def test_unquoted_yaml_boolean_in_a_lexicon_is_reported_with_its_line():
+    found = problems(BASE.replace('negation: [not, "no", never]', "negation: [not, no, never]"))
+    assert found == ["r.yaml:4: field 'lexicons.negation': term 2 (False) is not text: quote it"]
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    broken = BASE.replace("severity: high", "severity: extreme").replace(
+        "category: cure-or-guarantee", "category: nope")
+    assert len(problems(broken)) == 2
+
+
+def test_load_rules_on_a_missing_file_is_one_line(tmp_path: Path):
+    with pytest.raises(RulesInvalid) as info:
+        load_rules(tmp_path / "absent.yaml")
+    assert "absent.yaml: cannot read" in str(info.value)
+
+
+def fired(rules_text: str, page: str) -> list[str]:
+    ruleset = parse_rules(rules_text, run_examples=False)
+    return [f.text for f in ruleset.evaluate(document_from_text(page)).findings]
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    ("Ketamine cures addiction.", ["Ketamine cures addiction."]),
+    ("Ketamine is not a cure.", []),                                  # pre-negation
+    ("No one should call ketamine a cure.", []),                      # cue within 6 words
+    ("It is not cheap, but it cures cravings.", ["It is not cheap, but it cures cravings."]),
+    ("Ketamine may cure cravings.", []),                              # hedge in the clause
+    ("Ketamine cures addiction (2021).", []),                         # citation in paragraph
+    ("Ketamine cures addiction. See [the trial](https://doi.org/10.1/x).", []),  # citation link
+    ("Can ketamine cure addiction?", []),                             # FAQ question
+])
+def test_vetoes(page, expected):
+    assert fired(BASE, page) == expected
+
+
+def test_negation_reaches_only_its_window():
+    far = "Not everyone who walks through our doors on a busy morning knows that ketamine cures."
+    assert fired(BASE, far) == [far]
+
+
+def test_message_carries_the_matched_text():
+    ruleset = parse_rules(BASE)
+    [finding] = ruleset.evaluate(document_from_text("Ketamine cured me.")).findings
+    assert finding.message == "Claims a cure: cured"
+
+
+def test_explain_lists_near_misses_with_their_veto():
+    ruleset = parse_rules(BASE)
+    evaluation = ruleset.evaluate(document_from_text("Ketamine is not a cure."), explain=True)
+    assert [(m.rule, m.veto, m.detail) for m in evaluation.near_misses] == [
+        ("cure", "negation", "not")]
+
+
+def test_exceptions_veto_only_overlapping_matches(ruleset):
+    doc = document_from_text("Take 20% off today. 87% of our patients stay sober.")
+    texts = [f.text for f in ruleset.evaluate(doc).findings]
+    assert texts == ["87% of our patients stay sober."]
+
+
+def test_one_finding_per_claim_when_two_rules_of_a_category_fire(ruleset):
+    doc = document_from_text('> "Ketamine saved my life. I have been sober for a year." - Jo')
+    findings = [f for f in ruleset.evaluate(doc).findings
+                if f.category == "testimonial-without-disclaimer"]
+    assert len(findings) == 1
+
+
+CATASTROPHIC = BASE.replace("  - id: cure\n", """  - id: slow
+    category: cure-or-guarantee
+    severity: low
+    message: slow
+    link: https://www.ftc.gov/
+    patterns: ['(a|aa)+$']
+    examples:
+      match: ["aaa"]
+  - id: cure
+""")
+
+
+def test_a_catastrophic_regex_times_out_is_reported_and_the_other_rules_run():
+    ruleset = parse_rules(CATASTROPHIC)
+    page = "Ketamine cures addiction.\n\n" + "a" * 50_000 + "!"
+    started = time.monotonic()
+    evaluation = ruleset.evaluate(document_from_text(page))
+    assert time.monotonic() - started < 3
+    assert evaluation.incomplete == {"slow": "timed out"}
+    assert [f.rule for f in evaluation.findings] == ["cure"]
+
+
+def test_five_megabytes_of_adversarial_text_finish(ruleset):
+    chunk = ("100% 100% not not cure cure FDA-approved at-home ((( 2019;1(1):1 et al. "
+             "I I my my " + "a" * 40 + " ")
+    page = chunk * (5_000_000 // len(chunk))
+    started = time.monotonic()
+    evaluation = ruleset.evaluate(document_from_text(page))
+    elapsed = time.monotonic() - started
+    assert elapsed < 20, elapsed  # the bench holds the tighter target
+    assert evaluation.incomplete or evaluation.findings
+
+
+def test_text_is_normalised_before_matching(ruleset):
+    doc = document_from_text("Ketamine is\u00a0FDA\u2011approved for alcohol\u200b addiction.")
+    assert [f.category for f in ruleset.evaluate(doc).findings] == ["regulatory-misstatement"]
+
+
+REMOVAL = BASE + """
+  - id: disclaimer-removed
+    kind: disappearance
+    category: disclaimer-removed
+    severity: high
+    message: "{class} disclaimer removed: {match}"
+    link: https://www.ftc.gov/
+    classes: [off-label]
+    examples:
+      match: [{before: "This is an off-label use.", after: "Call us."}]
+"""
+
+
+def _removed(before: str, after: str) -> list[str]:
+    ruleset = parse_rules(REMOVAL)
+    prev = ruleset.evaluate(document_from_text(before))
+    after_doc = document_from_text(after)
+    cur = ruleset.evaluate(after_doc)
+    return [f.text for f in ruleset.removals(prev.disclaimers, cur, after_doc, set())]
+
+
+def test_disclaimer_removed_names_the_removed_sentence():
+    assert _removed("Ketamine for addiction is off-label. Call us.", "Call us.") == [
+        "Ketamine for addiction is off-label."]
+
+
+def test_disclaimer_moved_or_restated_is_not_removed():
+    moved = _removed("Ketamine is off-label.\n\nCall us.", "Call us.\n\nKetamine is off-label.")
+    assert moved == []
+    assert _removed("Ketamine is off-label here.", "We use ketamine off label.") == []
+
+
+def test_disclaimer_reworded_beyond_the_patterns_is_matched_fuzzily():
+    before = "Using ketamine for addiction is an off-label use of the medicine."
+    after = "Using ketamine for addiction is an offlabel use of the medicine."
+    assert _removed(before, after) == []
+
+
+def test_unknown_disclaimer_class_is_an_error():
+    found = problems(REMOVAL.replace("classes: [off-label]", "classes: [off-lable]"))
+    assert any("unknown disclaimer class 'off-lable'" in p for p in found)
+
+
+def test_rules_kinds_are_documented_with_examples():
+    from monitor.rulekinds import KINDS
+
+    for name, kind in KINDS.items():
+        doc = kind.__doc__ or ""
+        assert doc.startswith(name) and "match:" in doc and "no match:" in doc
