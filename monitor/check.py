@@ -229,10 +229,11 @@ def _changed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
     result.findings = _apply(store, watch, plan, now, snapshot_id,
                              origin="baseline" if first else "new",
                              resolve_reason="no longer on the page")
-    if first or plan.new or plan.resolved:
-        store.add_evidence(snapshot_id, url=page.url, final_url=page.final_url, fetched_at=now,
-                           http_status=page.status, headers=page.headers, body=page.body,
-                           sha256=fetch_fields["body_sha256"])
+    # Every snapshot keeps its raw page: a finding opened later (say by a rules change) on this
+    # text must still be provable. Snapshots exist only when the text changed, so this is cheap.
+    store.add_evidence(snapshot_id, url=page.url, final_url=page.final_url, fetched_at=now,
+                       http_status=page.status, headers=page.headers, body=page.body,
+                       sha256=fetch_fields["body_sha256"])
     store.update_watch(watch.id, last_checked=now, last_success=now,
                        last_status=result.status, failures=0, last_error=None,
                        rules_digest=ruleset.digest, **fetch_fields)
@@ -269,6 +270,25 @@ def _apply(store: Store, watch: Watch, plan: Plan, now: float, snapshot_id: int 
         store.resolve_finding(stored.id, now=now, snapshot_id=snapshot_id, reason=resolve_reason)
         reported.append(_reported(stored, "resolved"))
     return reported
+
+
+def reevaluate_all(store: Store, ruleset: Ruleset, now: float | None = None) -> dict[str, int]:
+    """Bring every page's findings up to `ruleset` now, one transaction per page.
+
+    Called when rules.yaml changes (daemon start and reload, `claimwatch rules apply`), so
+    findings follow the rules without waiting for pages to change."""
+    now = now or time.time()
+    counts = {"pages": 0, "baseline": 0, "resolved": 0}
+    for watch in store.watches_needing_rules(ruleset.digest):
+        with store.transaction():
+            current = store.watch_by_id(watch.id)
+            if current is None or current.rules_digest == ruleset.digest:
+                continue
+            reported = rebaseline(store, current, ruleset, now)
+        counts["pages"] += 1
+        counts["baseline"] += sum(1 for r in reported if r.state == "baseline")
+        counts["resolved"] += sum(1 for r in reported if r.state == "resolved")
+    return counts
 
 
 def rebaseline(store: Store, watch: Watch, ruleset: Ruleset, now: float) -> list[Reported]:

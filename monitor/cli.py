@@ -277,5 +277,115 @@ def rules_kinds() -> None:
         click.echo()
 
 
+# ------------------------------------------------------------------ history and evidence
+
+@main.command()
+@click.argument("url")
+@state_option
+@click.option("--all-fetches", is_flag=True, help="Also list fetches that changed nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@translate_errors
+def history(url: str, state_dir: str, all_fetches: bool, as_json: bool) -> None:
+    """List a page's snapshots and what changed in each."""
+    from monitor.history import history as page_history
+    from monitor.store import Store
+
+    with Store.in_dir(state_dir) as store:
+        entries = page_history(store, url, fetches=all_fetches)
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False))
+        return
+    for e in entries:
+        when = _when(e.at)
+        if e.snapshot_id is None:
+            click.secho(f"{when}  {e.outcome:9} HTTP {e.http_status or '-'}  {e.note or ''}",
+                        fg="yellow" if e.outcome != "unchanged" else None)
+            continue
+        click.secho(f"{when}  snapshot {e.snapshot_id}  HTTP {e.http_status}  {e.words} words, "
+                    f"+{len(e.added)} -{len(e.removed)} sentences", bold=True)
+        for sentence in e.added:
+            click.secho(f"    + {sentence}", fg="green")
+        for sentence in e.removed:
+            click.secho(f"    - {sentence}", fg="red")
+        for f in e.opened:
+            click.echo(f"    opened   #{f.id} {f.category}: {f.text}")
+        for f in e.resolved:
+            click.echo(f"    resolved #{f.id} {f.category}: {f.text}")
+
+
+@main.command()
+@click.argument("url")
+@state_option
+@click.option("--from", "from_id", type=int, help="Snapshot id to diff from (default: previous).")
+@click.option("--to", "to_id", type=int, help="Snapshot id to diff to (default: latest).")
+@click.option("--context", default=1, show_default=True, help="Unchanged sentences to show.")
+@translate_errors
+def diff(url: str, state_dir: str, from_id: int | None, to_id: int | None,
+         context: int) -> None:
+    """Print a readable diff of a page's main text between two snapshots."""
+    from monitor.diff import render
+    from monitor.history import snapshot_pair
+    from monitor.store import Store
+
+    with Store.in_dir(state_dir) as store:
+        old, new, changes = snapshot_pair(store, url, from_id, to_id)
+    click.secho(f"--- snapshot {old.id}  {_when(old.fetched_at)}", fg="red")
+    click.secho(f"+++ snapshot {new.id}  {_when(new.fetched_at)}", fg="green")
+    lines = render(changes, context=context)
+    for line in lines:
+        colour = {"+": "green", "-": "red"}.get(line[:1])
+        click.secho(line, fg=colour)
+    if not lines:
+        click.echo("(no change in the main text)")
+
+
+@main.group()
+def evidence() -> None:
+    """Export what a page said when a finding was made."""
+
+
+@evidence.command("export")
+@click.argument("finding_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output file (.warc.gz).")
+@state_option
+@translate_errors
+def evidence_export(finding_id: int, out: str, state_dir: str) -> None:
+    """Write the page a finding was first seen on as a WARC file."""
+    from monitor.evidence import evidence_for_finding, write_warc
+    from monitor.store import Store
+
+    with Store.in_dir(state_dir) as store:
+        finding, record = evidence_for_finding(store, finding_id)
+    path = write_warc(out, finding, record)
+    click.echo(f"{path}: finding #{finding.id} on {record.url}, fetched {_when(record.fetched_at)}"
+               f", {record.size} bytes, sha256 {record.sha256}")
+
+
+@rules.command("apply")
+@state_option
+@rules_option
+@translate_errors
+def rules_apply(state_dir: str, rules_path: str | None) -> None:
+    """Re-evaluate every page's last snapshot under the current rules now.
+
+    Claims the new rules find on unchanged pages become baseline (no burst of alerts);
+    findings the new rules no longer make are resolved."""
+    from monitor.check import reevaluate_all
+    from monitor.store import Store
+
+    ruleset = load_ruleset(rules_path)
+    with Store.in_dir(state_dir) as store:
+        counts = reevaluate_all(store, ruleset)
+    click.echo(f"{counts['pages']} page(s) re-evaluated: {counts['baseline']} baseline, "
+               f"{counts['resolved']} resolved")
+
+
+def _when(ts: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -324,6 +324,13 @@ class Store:
         assert found is not None
         return found
 
+    def watches_needing_rules(self, digest: str) -> list[Watch]:
+        """Watches with a snapshot whose findings were computed under other rules."""
+        return [Watch.from_row(r) for r in self.db.query(
+            "SELECT * FROM watches WHERE (rules_digest IS NULL OR rules_digest != ?)"
+            " AND EXISTS (SELECT 1 FROM snapshots WHERE snapshots.watch_id = watches.id)"
+            " ORDER BY id", [digest])]
+
     def update_watch(self, watch_id: int, **fields: Any) -> None:
         if fields:
             self.db["watches"].update(watch_id, fields)
