@@ -19,15 +19,36 @@ DEFAULTS: dict[str, Any] = {
     "BOT_NAME": "claimwatch",
     "USER_AGENT": USER_AGENT,
     "ROBOTSTXT_OBEY": True,
+    # Components a monitor never uses are not even loaded: less to attack, and a second
+    # less at start-up (the remote-control extension alone imports aiohttp).
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "crawler.robots.ConcurrentSafeRobotsTxtMiddleware": 100,
+        "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+        "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
     },
+    "SPIDER_MIDDLEWARES": {
+        "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+        "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    },
+    "DOWNLOAD_HANDLERS": {"data": None, "file": None, "s3": None, "ftp": None},
     "ITEM_PIPELINES": {"crawler.pipeline.HandlerPipeline": 100},
     # Remote control (new in 2.19) runs code it is sent; telnet is a shell. Neither, ever.
     "REMOTE_CONTROL_ENABLED": False,
     "TELNETCONSOLE_ENABLED": False,
-    "EXTENSIONS": {"scrapy.extensions.logstats.LogStats": None},
+    "EXTENSIONS": {
+        "scrapy.extensions.remote_control.RemoteControl": None,
+        "scrapy.extensions.telnet.TelnetConsole": None,
+        "scrapy.extensions.logstats.LogStats": None,
+        "scrapy.extensions.memusage.MemoryUsage": None,
+        "scrapy.extensions.memdebug.MemoryDebugger": None,
+        "scrapy.extensions.feedexport.FeedExporter": None,
+        "scrapy.extensions.spiderstate.SpiderState": None,
+        "scrapy.extensions.closespider.CloseSpider": None,
+        "scrapy.extensions.throttle.AutoThrottle": None,
+        "crawler.throttle.MonitorAutoThrottle": 0,
+    },
     "LOG_LEVEL": "WARNING",
     "STATS_DUMP": False,
     "COOKIES_ENABLED": False,
@@ -55,5 +76,10 @@ def crawl_settings(overrides: Mapping[str, Any] | None = None,
     settings = dict(DEFAULTS)
     settings.update(overrides or {})
     if handler is not None:
-        settings[HANDLER_SETTING] = handler
+        # Scrapy deep-copies settings; a plain function is copied by reference, whereas a
+        # bound method would drag its object (and its locks) into the copy.
+        def deliver(page: Any) -> Any:
+            return handler(page)
+
+        settings[HANDLER_SETTING] = deliver
     return settings

@@ -36,7 +36,7 @@ class WatchSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WatchSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        if spider.source is not None:
+        if spider.source is not None or spider.keep_open:
             crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
         return spider
 
@@ -45,9 +45,8 @@ class WatchSpider(scrapy.Spider):
             yield self.request_for(fetch)
 
     def on_idle(self) -> None:
-        assert self.source is not None
         fed = False
-        for fetch in self.source():
+        for fetch in self.source() if self.source is not None else ():
             self.crawler.engine.crawl(self.request_for(fetch))
             fed = True
         if fed or self.keep_open:

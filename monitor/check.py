@@ -36,6 +36,7 @@ class Analysis:
     doc_sha256: str | None = None
     evaluation: Evaluation | None = None
     suspect: str | None = None
+    rules_digest: str | None = None
 
 
 @dataclass
@@ -102,8 +103,9 @@ def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
     doc = extract(page.text(), page.final_url or page.url)
     reason = intrinsic_reason(doc)
     if reason:
-        return Analysis(body_sha, doc, document_digest(doc), None, reason)
-    return Analysis(body_sha, doc, document_digest(doc), ruleset.evaluate(doc))
+        return Analysis(body_sha, doc, document_digest(doc), None, reason, ruleset.digest)
+    return Analysis(body_sha, doc, document_digest(doc), ruleset.evaluate(doc), None,
+                    ruleset.digest)
 
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,
@@ -142,7 +144,9 @@ def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | N
             return _suspect(store, watch, page, result, now, reason)
         if last is not None and analysis.doc_sha256 == last.doc_sha256:
             return _unchanged(store, watch, page, result, now, fetch_fields)
-        evaluation = analysis.evaluation or ruleset.evaluate(doc)
+        evaluation = analysis.evaluation
+        if evaluation is None or analysis.rules_digest != ruleset.digest:
+            evaluation = ruleset.evaluate(doc)  # analysed under rules since reloaded
         return _changed(store, watch, page, result, now, fetch_fields, ruleset, last, doc,
                         analysis.doc_sha256 or document_digest(doc), evaluation)
 

@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
 from monitor.errors import ClaimwatchError, InputError
+from monitor.watches import validate_url
 
 DEFAULT_STATE = "state"
 DEFAULT_RULES = "rules.yaml"
@@ -68,19 +68,6 @@ def load_ruleset(given: str | None) -> Any:
     from monitor.rules import load_rules
 
     return load_rules(resolve_rules_path(given))
-
-
-def validate_url(url: str) -> str:
-    """An http(s) URL with a host, or InputError saying what is wrong."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError as exc:
-        raise InputError(f"{url!r} is not a URL: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise InputError(f"{url!r} is not an http(s) URL")
-    if not parts.hostname:
-        raise InputError(f"{url!r} has no host name")
-    return url.strip()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -379,6 +366,243 @@ def rules_apply(state_dir: str, rules_path: str | None) -> None:
         counts = reevaluate_all(store, ruleset)
     click.echo(f"{counts['pages']} page(s) re-evaluated: {counts['baseline']} baseline, "
                f"{counts['resolved']} resolved")
+
+
+# ------------------------------------------------------------------------------- watches
+
+@main.group()
+def watch() -> None:
+    """Manage the watch list: the pages the daemon checks on a schedule."""
+
+
+def _add_specs(store: Any, specs: list[Any], progress: bool = False) -> tuple[int, int]:
+    import random
+    import time as _time
+
+    from monitor import schedule
+
+    now, added, updated = _time.time(), 0, 0
+    rng = random.Random()
+    items = specs
+    bar = None
+    if progress and len(specs) > 200:
+        bar = click.progressbar(specs, label="importing", file=sys.stderr)
+        items = bar.__enter__()
+    try:
+        with store.transaction():
+            for spec in items:
+                _, created = store.add_watch(spec.url, interval=spec.interval, tags=spec.tags,
+                                             now=now, next_check=schedule.first_check(
+                                                 spec.interval, now, rng))
+                added += created
+                updated += not created
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return added, updated
+
+
+@watch.command("add")
+@click.argument("urls", nargs=-1)
+@click.option("--every", default="6h", show_default=True, help="Interval: 30s, 15m, 6h, 1d.")
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--sitemap", help="Also add every page listed in this sitemap.xml.")
+@state_option
+@translate_errors
+def watch_add(urls: tuple[str, ...], every: str, tags: tuple[str, ...], sitemap: str | None,
+              state_dir: str) -> None:
+    """Watch URLs (http/https) on a schedule."""
+    from monitor.sitemap import sitemap_urls
+    from monitor.store import Store
+    from monitor.watches import WatchSpec, parse_duration
+
+    interval = parse_duration(every)
+    found = [validate_url(u) for u in urls]
+    if sitemap:
+        found += [validate_url(u) for u in sitemap_urls(validate_url(sitemap))]
+    if not found:
+        raise InputError("give at least one URL (or --sitemap URL)")
+    specs = [WatchSpec(u, interval, tuple(tags)) for u in dict.fromkeys(found)]
+    with Store.in_dir(state_dir) as store:
+        added, updated = _add_specs(store, specs)
+    click.echo(f"{added} watch(es) added, {updated} updated (every {every})")
+
+
+@watch.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--every", default="6h", show_default=True, help="Default interval.")
+@click.option("--tag", "tags", multiple=True, help="Default tag (repeatable).")
+@state_option
+@translate_errors
+def watch_import(file: str, every: str, tags: tuple[str, ...], state_dir: str) -> None:
+    """Import watches: one URL per line, or YAML with per-URL `every` and `tags`."""
+    from monitor.store import Store
+    from monitor.watches import parse_duration, parse_watch_file
+
+    text = click.open_file(file, encoding="utf-8").read()
+    specs = list(parse_watch_file(text, file, parse_duration(every), tuple(tags)))
+    with Store.in_dir(state_dir) as store:
+        added, updated = _add_specs(store, specs, progress=True)
+    click.echo(f"{file}: {added} watch(es) added, {updated} updated")
+
+
+@watch.command("list")
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@translate_errors
+def watch_list(state_dir: str, as_json: bool) -> None:
+    """List watched pages with their schedule and state."""
+    from monitor.store import Store
+    from monitor.watches import format_duration
+
+    with Store.in_dir(state_dir) as store:
+        rows = store.watches()
+    if as_json:
+        click.echo(json.dumps([{
+            "url": w.url, "every": format_duration(w.interval_s), "tags": list(w.tags),
+            "next_check": w.next_check, "last_checked": w.last_checked,
+            "last_status": w.last_status, "failures": w.failures, "last_error": w.last_error,
+        } for w in rows], ensure_ascii=False))
+        return
+    for w in rows:
+        state = w.last_status or "never checked"
+        if w.failures:
+            state += f", {w.failures} failure(s): {w.last_error}"
+        tags = f" [{', '.join(w.tags)}]" if w.tags else ""
+        click.echo(f"{w.url}  every {format_duration(w.interval_s)}{tags}  {state}")
+    click.echo(f"{len(rows)} watch(es)", err=True)
+
+
+@watch.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+@state_option
+@translate_errors
+def watch_remove(urls: tuple[str, ...], state_dir: str) -> None:
+    """Stop watching URLs (their history and findings are kept)."""
+    from monitor.store import Store
+
+    with Store.in_dir(state_dir) as store:
+        missing = [u for u in urls if not store.unschedule(validate_url(u))]
+    if missing:
+        raise InputError(f"not watched: {', '.join(missing)}")
+    click.echo(f"{len(urls)} watch(es) removed")
+
+
+@watch.command("export")
+@state_option
+@translate_errors
+def watch_export(state_dir: str) -> None:
+    """Print the watch list as YAML (what `watch import` reads)."""
+    from monitor.store import Store
+    from monitor.watches import WatchSpec, export_watches
+
+    with Store.in_dir(state_dir) as store:
+        specs = [WatchSpec(w.url, w.interval_s, w.tags) for w in store.watches()]
+    click.echo(export_watches(specs), nl=False)
+
+
+# -------------------------------------------------------------------------------- daemon
+
+@main.command()
+@state_option
+@rules_option
+@click.option("--once", is_flag=True, help="Check every due watch once, deliver, and exit.")
+@click.option("--all", "everything", is_flag=True, help="With --once: every watch, due or not.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print a JSON summary.")
+@click.option("--workers", type=click.IntRange(min=1), help="Extraction processes (default: CPUs).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Requests in flight in total.")
+@click.option("--per-host", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Requests in flight per host.")
+@translate_errors
+def run(state_dir: str, rules_path: str | None, once: bool, everything: bool, as_json: bool,
+        workers: int | None, concurrency: int, per_host: int) -> None:
+    """Run the monitor: check watches when due until stopped (SIGTERM), reload rules on SIGHUP."""
+    import os
+
+    from monitor.daemon import Daemon, DaemonSettings
+
+    if everything and not once:
+        raise InputError("--all only makes sense with --once")
+    path = resolve_rules_path(rules_path)
+    ruleset = load_ruleset(str(path))
+    settings = DaemonSettings(
+        state_dir=Path(state_dir), rules_path=path, once=once, everything=everything,
+        workers=workers or max(1, os.cpu_count() or 1), concurrency=concurrency,
+        per_host=per_host, max_inflight=max(64, concurrency * 4))
+    daemon = Daemon(settings, ruleset)
+    code = daemon.run()
+    if once:
+        click.echo(daemon.summary.line(), err=True)
+        if as_json:
+            click.echo(json.dumps(daemon.summary.to_json()))
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("url")
+@state_option
+@translate_errors
+def recheck(url: str, state_dir: str) -> None:
+    """Ask the running daemon to check a watched URL next, ahead of scheduled work."""
+    import time as _time
+
+    from monitor.daemon import heartbeat, is_alive
+    from monitor.store import Store
+
+    url = validate_url(url)
+    with Store.in_dir(state_dir) as store:
+        if not store.request_recheck(url):
+            raise InputError(f"{url} is not watched (add it with: claimwatch watch add {url})")
+        alive = is_alive(heartbeat(store), _time.time())
+    if alive:
+        click.echo(f"{url}: queued; the daemon checks it next")
+    else:
+        click.echo(f"{url}: queued, but no daemon is running on {state_dir}; "
+                   f"it is checked first when 'claimwatch run' starts (or now: claimwatch "
+                   f"check {url})")
+
+
+@main.command()
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@translate_errors
+def status(state_dir: str, as_json: bool) -> None:
+    """Is the daemon alive, and how are the watches doing."""
+    import time as _time
+
+    from monitor.daemon import heartbeat, is_alive
+    from monitor.store import Store
+
+    now = _time.time()
+    with Store.in_dir(state_dir) as store:
+        beat = heartbeat(store)
+        counts = store.watch_counts(now, overdue_after=300)
+        failing = store.failing_watches()
+    alive = is_alive(beat, now)
+    report = {
+        "daemon": {"alive": alive, "pid": beat.get("pid") if beat else None,
+                   "heartbeat_age": round(now - beat["at"], 1) if beat else None,
+                   "rules": beat.get("rules") if beat else None},
+        **counts,
+        "failing_watches": [{"url": w.url, "failures": w.failures, "last_error": w.last_error,
+                             "last_success": w.last_success} for w in failing],
+    }
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    if alive:
+        age = report["daemon"]["heartbeat_age"]
+        click.secho(f"daemon: running (pid {beat['pid']}, heartbeat {age}s ago)", fg="green")
+    elif beat:
+        click.secho(f"daemon: not running (last heartbeat {_when(beat['at'])})", fg="red")
+    else:
+        click.secho("daemon: never ran on this state directory", fg="yellow")
+    click.echo(f"watches: {counts['watches']} ({counts['due']} due, {counts['overdue']} overdue, "
+               f"{counts['failing']} failing)")
+    for w in failing:
+        last = _when(w.last_success) if w.last_success else "never"
+        click.echo(f"  failing: {w.url}: {w.failures}x {w.last_error} (last success {last})")
 
 
 def _when(ts: float) -> str:

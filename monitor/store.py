@@ -48,6 +48,7 @@ MIGRATIONS: list[str] = [
         recheck INTEGER NOT NULL DEFAULT 0,
         rules_digest TEXT
     );
+    CREATE INDEX watches_due ON watches(scheduled, recheck, next_check);
     CREATE TABLE snapshots (
         id INTEGER PRIMARY KEY,
         watch_id INTEGER NOT NULL REFERENCES watches(id),
@@ -323,6 +324,68 @@ class Store:
         found = self.watch(url)
         assert found is not None
         return found
+
+    def add_watch(self, url: str, *, interval: int, tags: tuple[str, ...], now: float,
+                  next_check: float) -> tuple[Watch, bool]:
+        """Schedule a URL (new, or one only checked on demand so far); (watch, created)."""
+        existing = self.watch(url)
+        if existing is None:
+            self.db.execute(
+                "INSERT INTO watches(url, scheduled, interval_s, tags, added_at, next_check)"
+                " VALUES (?, 1, ?, ?, ?, ?)", [url, interval, json.dumps(list(tags)), now,
+                                               next_check])
+        else:
+            fields: dict[str, Any] = {"scheduled": 1, "interval_s": interval,
+                                      "tags": json.dumps(list(tags))}
+            if not existing.scheduled or existing.next_check is None:
+                fields["next_check"] = next_check
+            self.db["watches"].update(existing.id, fields)
+        found = self.watch(url)
+        assert found is not None
+        return found, existing is None
+
+    def unschedule(self, url: str) -> bool:
+        """Stop checking a URL on a schedule; its history and findings are kept."""
+        cur = self.db.execute("UPDATE watches SET scheduled = 0, recheck = 0 WHERE url = ?"
+                              " AND scheduled = 1", [url])
+        return cur.rowcount > 0
+
+    def watches(self, *, scheduled_only: bool = True) -> list[Watch]:
+        where = "WHERE scheduled = 1 " if scheduled_only else ""
+        return [Watch.from_row(r) for r in self.db.query(
+            f"SELECT * FROM watches {where}ORDER BY url")]
+
+    def due_watches(self, now: float, limit: int, *, everything: bool = False,
+                    exclude: set[int] | frozenset[int] = frozenset()) -> list[Watch]:
+        """Scheduled watches to fetch now: rechecks first, then the most overdue."""
+        due = "" if everything else " AND (recheck = 1 OR next_check IS NULL OR next_check <= ?)"
+        params: list[Any] = [] if everything else [now]
+        rows = self.db.query(
+            f"SELECT * FROM watches WHERE scheduled = 1{due}"
+            " ORDER BY recheck DESC, next_check IS NOT NULL, next_check, id LIMIT ?",
+            [*params, limit + len(exclude)])
+        out = [Watch.from_row(r) for r in rows if r["id"] not in exclude]
+        return out[:limit]
+
+    def request_recheck(self, url: str) -> bool:
+        cur = self.db.execute("UPDATE watches SET recheck = 1 WHERE url = ? AND scheduled = 1",
+                              [url])
+        return cur.rowcount > 0
+
+    def watch_counts(self, now: float, overdue_after: float) -> dict[str, int]:
+        """Totals for `status`: scheduled, due now, overdue, failing."""
+        row = self.db.execute(
+            "SELECT COUNT(*),"
+            " COALESCE(SUM(recheck = 1 OR next_check IS NULL OR next_check <= ?), 0),"
+            " COALESCE(SUM(next_check IS NOT NULL AND next_check < ?), 0),"
+            " COALESCE(SUM(failures > 0), 0)"
+            " FROM watches WHERE scheduled = 1", [now, now - overdue_after]).fetchone()
+        return {"watches": row[0], "due": row[1], "overdue": row[2], "failing": row[3]}
+
+    def failing_watches(self, limit: int = 50) -> list[Watch]:
+        return [Watch.from_row(r) for r in self.db.query(
+            "SELECT * FROM watches WHERE scheduled = 1 AND failures > 0"
+            " ORDER BY failures DESC, url LIMIT ?", [limit])]
 
     def watches_needing_rules(self, digest: str) -> list[Watch]:
         """Watches with a snapshot whose findings were computed under other rules."""

@@ -1,0 +1,448 @@
+"""`claimwatch run`: the long-running monitor, and its one-cycle mode (`run --once`).
+
+One process, one Twisted reactor, one continuous crawl for the whole life of the process:
+
+  reactor thread   feeds due watches to the spider (at most `max_inflight` at a time), receives
+                   every FetchedPage, pings systemd (READY, STATUS, WATCHDOG), takes signals;
+  worker processes extract and evaluate changed pages (CPU-bound; recycled to keep memory flat);
+  writer thread    records each page with `monitor.check.process` in one transaction, together
+                   with its next check time, and keeps the heartbeat;
+  delivery thread  sends the outbox.
+
+A watch stays "in flight" from the moment it is fed until its record is committed, so a crash
+at any point leaves it due and it is simply fetched again. SIGTERM/SIGINT stop feeding, let the
+pages in progress finish (bounded), and exit 0; SIGHUP reloads the rules, keeping the last good
+ones if the new file is invalid.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from crawler.items import FetchedPage, FetchRequest
+from monitor import schedule, workers
+from monitor.check import CheckResult, process, reevaluate_all
+from monitor.rules import Ruleset, RulesInvalid, load_rules
+from monitor.sdnotify import Notifier
+from monitor.store import Store, Watch
+
+log = logging.getLogger("claimwatch.daemon")
+
+HEARTBEAT_KEY = "daemon.heartbeat"
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """How the daemon runs; defaults suit a few thousand watches on two cores."""
+
+    state_dir: Path
+    rules_path: Path
+    workers: int = max(1, os.cpu_count() or 1)
+    concurrency: int = 16
+    per_host: int = 4
+    download_timeout: float = 30.0
+    max_inflight: int = 64
+    feed_interval: float = 1.0
+    status_interval: float = 5.0
+    failure_alert_after: int = 5
+    drain_seconds: float = 7.0
+    recycle_after: int = 500
+    once: bool = False
+    everything: bool = False
+    crawl_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CycleSummary:
+    """What one `run --once` did."""
+
+    checked: int = 0
+    first: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    suspect: int = 0
+    errors: int = 0
+    new_findings: int = 0
+    resolved_findings: int = 0
+    seconds: float = 0.0
+    changed_urls: list[str] = field(default_factory=list)
+
+    def add(self, result: CheckResult) -> None:
+        self.checked += 1
+        key = {"error": "errors"}.get(result.status, result.status)
+        setattr(self, key, getattr(self, key) + 1)
+        if result.status == "changed":
+            self.changed_urls.append(result.url)
+        self.new_findings += sum(1 for f in result.findings if f.state in ("new", "baseline"))
+        self.resolved_findings += sum(1 for f in result.findings if f.state == "resolved")
+
+    def line(self) -> str:
+        return (f"cycle: {self.checked} checked, {self.first} first, {self.changed} changed, "
+                f"{self.unchanged} unchanged, {self.suspect} suspect, {self.errors} errors; "
+                f"{self.new_findings} new findings, {self.resolved_findings} resolved "
+                f"in {self.seconds:.1f}s")
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Daemon:
+    """The monitor process. `run()` blocks until stopped (or, with `once`, one cycle is done)."""
+
+    def __init__(self, settings: DaemonSettings, ruleset: Ruleset,
+                 notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.ruleset = ruleset
+        self.rules_text = settings.rules_path.read_text(encoding="utf-8")
+        self.notifier = notifier or Notifier()
+        self.summary = CycleSummary()
+        self.started = time.time()
+        self.stopping = False
+        self._inflight: dict[int, Watch] = {}
+        self._by_url: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._writes: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._once_queue: collections.deque[Watch] | None = None
+        self._status_text = "starting"
+        self._pool: ProcessPoolExecutor | None = None
+        self._crawler: Any = None  # set once its spider is open: feeding starts then
+        self._pending_crawler: Any = None
+        self._reactor: Any = None
+        self._writer: threading.Thread | None = None
+        self._reader: Store | None = None
+        self._loops: list[Any] = []
+        self.exit_code = 0
+
+    # ------------------------------------------------------------------------- lifecycle
+
+    def run(self) -> int:
+        from crawler.runner import install_reactor
+
+        install_reactor()
+        from twisted.internet import reactor, task
+
+        self._reactor = reactor
+        self._reader = Store.in_dir(self.settings.state_dir)
+        self._pool = self._new_pool(self.rules_text)
+        for _ in range(self.settings.workers):  # start workers now, alongside Scrapy's setup
+            self._pool.submit(workers.ready)
+        self._writer = threading.Thread(target=self._writer_loop, name="claimwatch-writer",
+                                        daemon=True)
+        self._writer.start()
+        self._writes.put(("reevaluate", self.ruleset))
+        if self.settings.once:
+            self._once_queue = collections.deque(self._reader.due_watches(
+                time.time(), 10_000_000, everything=self.settings.everything))
+            log.info("cycle: %d watch(es) to check", len(self._once_queue))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: reactor.callFromThread(self.stop))
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload))
+        reactor.callWhenRunning(self._start_crawl)
+        for interval, fn in ((self.settings.feed_interval, self._feed),
+                             (self.settings.status_interval, self._status)):
+            loop = task.LoopingCall(self._guarded, fn)
+            loop.start(interval, now=False)
+            self._loops.append(loop)
+        watchdog = self.notifier.watchdog_interval()
+        if watchdog:
+            loop = task.LoopingCall(self.notifier.send, WATCHDOG=1)
+            loop.start(watchdog, now=True)
+            self._loops.append(loop)
+        reactor.run(installSignalHandlers=False)
+        self.summary.seconds = time.time() - self.started
+        return self.exit_code
+
+    def _start_crawl(self) -> None:
+        try:
+            self._start_crawler()
+        except Exception:  # noqa: BLE001 - without a crawler there is nothing to run
+            log.exception("cannot start the crawler")
+            self.exit_code = 1
+            self.stopping = True
+            with self._lock:
+                self._inflight.clear()
+            self._shutdown()
+
+    def _start_crawler(self) -> None:
+        from crawler.runner import make_runner
+        from crawler.spider import WatchSpider
+
+        overrides = {
+            "CONCURRENT_REQUESTS": self.settings.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.settings.per_host,
+            "DOWNLOAD_TIMEOUT": self.settings.download_timeout,
+            **self.settings.crawl_overrides,
+        }
+        from scrapy import signals
+
+        runner = make_runner(overrides, self._on_page)
+        crawler = runner.create_crawler(WatchSpider)
+        crawler.signals.connect(self._spider_opened, signal=signals.spider_opened, weak=False)
+        deferred = runner.crawl(crawler, keep_open=True)
+        deferred.addErrback(lambda failure: log.error("crawler stopped: %s",
+                                                      failure.getErrorMessage()))
+        self._pending_crawler = crawler
+
+    def _spider_opened(self, spider: Any) -> None:
+        self._crawler = self._pending_crawler
+        self.notifier.send(READY=1, STATUS="started")
+        log.info("claimwatch running (pid %d, rules %s)", os.getpid(), self.ruleset.digest)
+        self._feed()
+
+    def stop(self) -> None:
+        """Stop feeding, let pages in progress finish (bounded), then exit."""
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("stopping: %d page(s) in progress", len(self._inflight))
+        self.notifier.send(STOPPING=1, STATUS="stopping")
+        deadline = time.monotonic() + (1e9 if self.settings.once else self.settings.drain_seconds)
+        self._wait_for_drain(deadline)
+
+    def _wait_for_drain(self, deadline: float) -> None:
+        with self._lock:
+            busy = bool(self._inflight)
+        if busy and time.monotonic() < deadline:
+            self._reactor.callLater(0.05, self._wait_for_drain, deadline)
+            return
+        if busy:
+            log.warning("%d page(s) still in progress at shutdown; they stay due",
+                        len(self._inflight))
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        for loop in self._loops:
+            if loop.running:
+                loop.stop()
+        self._writes.put(("stop", None))
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._reader is not None:
+            self._reader.close()
+        self.notifier.send(STATUS="stopped")
+        crawler = self._crawler or self._pending_crawler
+        if crawler is not None and crawler.crawling:
+            from scrapy.utils.defer import deferred_from_coro
+
+            stopped = deferred_from_coro(crawler.stop_async())
+            stopped.addBoth(lambda _: self._stop_reactor())
+            self._reactor.callLater(2.0, self._stop_reactor)  # do not wait on a stuck download
+        else:
+            self._stop_reactor()
+
+    def _stop_reactor(self) -> None:
+        if self._reactor.running:
+            self._reactor.stop()
+
+    def reload(self) -> None:
+        """SIGHUP: load the rules again; keep the running ones if the new file is invalid."""
+        path = self.settings.rules_path
+        try:
+            ruleset = load_rules(path)
+            text = path.read_text(encoding="utf-8")
+        except (RulesInvalid, OSError) as exc:
+            log.error("reload: keeping the running rules: %s", exc)
+            self.operator_alert(f"rules reload failed, still running the last good rules: {exc}")
+            return
+        if ruleset.digest == self.ruleset.digest:
+            log.info("reload: rules unchanged")
+            return
+        old_pool = self._pool
+        self._pool = self._new_pool(text)
+        self.rules_text, self.ruleset = text, ruleset
+        if old_pool is not None:
+            old_pool.shutdown(wait=False)
+        self._writes.put(("reevaluate", ruleset))
+        log.info("reload: rules %s loaded", ruleset.digest)
+
+    def operator_alert(self, message: str) -> None:
+        """An operational problem for the operator (not for reviewers)."""
+        log.warning("operator: %s", message)
+
+    # --------------------------------------------------------------------------- feeding
+
+    def _guarded(self, fn: Any) -> None:
+        # An exception in a LoopingCall stops it for good: log it and keep the loop alive.
+        try:
+            fn()
+        except Exception:  # noqa: BLE001
+            log.exception("%s failed", getattr(fn, "__name__", fn))
+
+    def _feed(self, nudged: bool = False) -> None:
+        if self.stopping or self._crawler is None or self._crawler.engine is None:
+            return
+        with self._lock:
+            room = self.settings.max_inflight - len(self._inflight)
+            busy = set(self._inflight)
+        # A nudge (a page just finished) refills in chunks, so the database is not asked for
+        # due watches once per page; the periodic tick tops up whatever room there is.
+        if room <= 0 or (nudged and self._once_queue is None
+                         and room < max(1, self.settings.max_inflight // 4)):
+            return
+        if self._once_queue is not None:
+            batch = [self._once_queue.popleft() for _ in range(min(room, len(self._once_queue)))]
+        else:
+            assert self._reader is not None
+            batch = self._reader.due_watches(time.time(), room, exclude=busy)
+        for watch in batch:
+            with self._lock:
+                self._inflight[watch.id] = watch
+                self._by_url[watch.url] = watch.id
+            request = self._crawler.spider.request_for(
+                FetchRequest(watch.url, watch.etag, watch.last_modified))
+            self._crawler.engine.crawl(request)
+        if self._once_queue is not None and not self._once_queue and not busy and not batch:
+            self._cycle_done()
+
+    def _cycle_done(self) -> None:
+        with self._lock:
+            if self._inflight:
+                return
+        log.info("cycle done")
+        self.stop()
+
+    def _on_page(self, page: FetchedPage) -> None:
+        """Pipeline handler (reactor thread): send changed pages to a worker, the rest on."""
+        with self._lock:
+            watch = self._inflight.get(self._by_url.get(page.url, -1))
+        if watch is None:
+            log.warning("page for an unknown watch: %s", page.url)
+            return
+        changed = (page.ok and not page.not_modified and bool(page.body)
+                   and hashlib.sha256(page.body).hexdigest() != watch.body_sha256)
+        if changed:
+            assert self._pool is not None
+            future = self._pool.submit(workers.analyse_page, page)
+            future.add_done_callback(
+                lambda f, w=watch, p=page: self._writes.put(("page", (w, p, f))))
+        else:
+            self._writes.put(("page", (watch, page, None)))
+
+    # ---------------------------------------------------------------------------- writer
+
+    def _writer_loop(self) -> None:
+        store = Store.in_dir(self.settings.state_dir)
+        last_beat = 0.0
+        try:
+            while True:
+                try:
+                    kind, item = self._writes.get(timeout=1.0)
+                except queue.Empty:
+                    kind, item = "idle", None
+                if kind == "stop":
+                    break
+                try:
+                    if kind == "page":
+                        self._record(store, *item)
+                    elif kind == "reevaluate":
+                        counts = reevaluate_all(store, item)
+                        if counts["pages"]:
+                            log.info("rules %s applied to %d page(s): %d baseline, %d resolved",
+                                     item.digest, counts["pages"], counts["baseline"],
+                                     counts["resolved"])
+                except Exception:  # noqa: BLE001 - one bad page must not stop the writer
+                    log.exception("recording failed")
+                    if kind == "page":
+                        self._done(item[0])
+                if time.monotonic() - last_beat >= self.settings.status_interval:
+                    self._heartbeat(store)
+                    last_beat = time.monotonic()
+        finally:
+            store.set_meta(HEARTBEAT_KEY, json.dumps({"pid": os.getpid(), "at": time.time(),
+                                                      "stopped": True}))
+            store.close()
+
+    def _record(self, store: Store, watch: Watch, page: FetchedPage,
+                analysis: Future | None) -> None:
+        result_analysis = None
+        if analysis is not None:
+            try:
+                result_analysis = analysis.result()
+            except Exception as exc:  # noqa: BLE001 - a broken page is an error, not a crash
+                page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
+        now = time.time()
+        with store.transaction():
+            result = process(store, page, self.ruleset, now=now, analysis=result_analysis)
+            current = store.watch_by_id(watch.id)
+            assert current is not None
+            if result.status in ("error", "suspect"):
+                next_check = schedule.after_failure(current.interval_s, current.failures, now)
+            else:
+                next_check = schedule.after_success(current.interval_s, now)
+            store.update_watch(watch.id, next_check=next_check, recheck=0)
+        self.summary.add(result)
+        self._done(watch)
+        if result.status in ("error", "suspect") and \
+                current.failures == self.settings.failure_alert_after:
+            self.operator_alert(f"{watch.url} failed {current.failures} times in a row: "
+                                f"{current.last_error}")
+        if result.status in ("first", "changed") or result.alerting:
+            log.info("%s: %s, %d new, %d resolved", watch.url, result.status,
+                     sum(1 for f in result.findings if f.state in ("new", "baseline")),
+                     sum(1 for f in result.findings if f.state == "resolved"))
+
+    def _done(self, watch: Watch) -> None:
+        with self._lock:
+            self._inflight.pop(watch.id, None)
+            self._by_url.pop(watch.url, None)
+        if not self.stopping:
+            self._reactor.callFromThread(self._feed, True)
+
+    def _heartbeat(self, store: Store) -> None:
+        now = time.time()
+        counts = store.watch_counts(now, overdue_after=300)
+        with self._lock:
+            inflight = len(self._inflight)
+        beat = {"pid": os.getpid(), "at": now, "started": self.started, "stopped": False,
+                "rules": self.ruleset.digest, "inflight": inflight,
+                "checked": self.summary.checked, **counts}
+        store.set_meta(HEARTBEAT_KEY, json.dumps(beat))
+        self._status_text = (f"{counts['watches']} watches, {counts['due']} due, "
+                             f"{counts['failing']} failing, {inflight} in progress, "
+                             f"{self.summary.checked} checked")
+
+    def _status(self) -> None:
+        self.notifier.send(STATUS=self._status_text)
+
+    # ------------------------------------------------------------------------------ pool
+
+    def _new_pool(self, rules_text: str) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
+        return ProcessPoolExecutor(
+            max_workers=self.settings.workers, mp_context=context,
+            initializer=workers.init, initargs=(rules_text, str(self.settings.rules_path)),
+            max_tasks_per_child=self.settings.recycle_after)
+
+
+def heartbeat(store: Store) -> dict[str, Any] | None:
+    """The daemon's last heartbeat, if it ever ran on this state directory."""
+    raw = store.meta(HEARTBEAT_KEY)
+    return json.loads(raw) if raw else None
+
+
+def is_alive(beat: dict[str, Any] | None, now: float, stale_after: float = 30.0) -> bool:
+    """A heartbeat from a running daemon: recent, not marked stopped, and its pid exists."""
+    if not beat or beat.get("stopped") or now - beat.get("at", 0) > stale_after:
+        return False
+    try:
+        os.kill(int(beat["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
