@@ -1,0 +1,244 @@
+"""`claimwatch run` as a real process against a loopback site: schedule, alerts, signals,
+crash safety, systemd notifications, and on-demand checks alongside the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+from conftest import RULES, page
+from test_cli import claimwatch
+
+from demo.server import SiteServer
+from monitor.store import Store
+
+EXE = str(Path(sys.executable).parent / "claimwatch")
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
+    """Poll a condition until it is truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+
+
+@contextmanager
+def daemon(state: Path, *args: str, env: dict[str, str] | None = None,
+           rules: Path = RULES) -> Iterator[subprocess.Popen]:
+    state.parent.mkdir(parents=True, exist_ok=True)
+    path = state.parent / f"daemon-{time.monotonic_ns()}.log"
+    with path.open("w") as log:
+        proc = subprocess.Popen([EXE, "-v", "run", "--state", str(state), "--rules", str(rules),
+                                 *args], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        proc.log_path = path  # type: ignore[attr-defined]
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def log_of(proc: subprocess.Popen) -> str:
+    return proc.log_path.read_text()  # type: ignore[attr-defined]
+
+
+def findings(state: Path, **where: object) -> list:
+    with Store.in_dir(state) as store:
+        return [f for f in store.findings()
+                if all(getattr(f, k) == v for k, v in where.items())]
+
+
+def checked(state: Path, url: str) -> int:
+    with Store.in_dir(state) as store:
+        watch = store.watch(url)
+        return len(store.fetch_log(watch.id)) if watch else 0
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def test_daemon_checks_on_schedule_and_records_a_new_claim(site, state):
+    site.serve("/r/", page("ridgeline/v1.html"))
+    url = site.url("/r/")
+    assert claimwatch("watch", "add", url, "--every", "10s", "--state", str(state)).returncode == 0
+    with daemon(state) as proc:
+        wait_for(lambda: checked(state, url) >= 1, 30, "the first scheduled check")
+        assert findings(state) == []
+        site.serve("/r/", page("ridgeline/v2.html"))
+        new = wait_for(lambda: findings(state, origin="new"), 30, "new findings after the edit")
+        assert {f.category for f in new} >= {"regulatory-misstatement", "unsourced-outcome-claim"}
+        assert proc.poll() is None
+
+
+def test_recheck_goes_ahead_of_the_schedule(site, state):
+    site.serve("/r/", page("ridgeline/v1.html"))
+    url = site.url("/r/")
+    claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
+    with Store.in_dir(state) as store:  # due now rather than within the spread
+        store.update_watch(store.watch(url).id, next_check=0)
+    with daemon(state):
+        wait_for(lambda: checked(state, url) >= 1, 30, "the first check")
+        site.serve("/r/", page("ridgeline/v2.html"))
+        run = claimwatch("recheck", url, "--state", str(state))
+        assert run.returncode == 0 and "the daemon checks it next" in run.stdout
+        wait_for(lambda: findings(state, origin="new"), 15, "the recheck to find the edit")
+
+
+def test_sigterm_finishes_and_exits_0_within_10s(state):
+    with SiteServer(slow_seconds=4) as site:
+        site.serve("/slow/", page("ridgeline/v1.html"))
+        url = site.url("/slow/")
+        claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
+        with Store.in_dir(state) as store:
+            store.update_watch(store.watch(url).id, next_check=0)
+        site.fault("/slow/", "slow")
+        with daemon(state) as proc:
+            wait_for(lambda: site.hits.get("/slow/"), 20, "the slow page to be requested")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+            assert time.monotonic() - started < 10
+    assert "stopping" in log_of(proc)
+
+
+def test_sighup_keeps_the_last_good_rules_then_applies_new_ones(site, state, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    shutil.copy(RULES, rules)
+    site.serve("/r/", page("ridgeline/v2.html"))
+    url = site.url("/r/")
+    claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
+    with Store.in_dir(state) as store:
+        store.update_watch(store.watch(url).id, next_check=0)
+    with daemon(state, rules=rules) as proc:
+        wait_for(lambda: findings(state, rule="fda-approval-claim"), 30, "baseline findings")
+        rules.write_text(RULES.read_text().replace("severity: high", "severity: urgent", 1))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "keeping the running rules" in log_of(proc), 10, "the reload error")
+        assert proc.poll() is None
+        rules.write_text(RULES.read_text().replace(
+            "  - id: fda-approval-claim\n", "  - id: fda-approval-claim\n    enabled: false\n"))
+        proc.send_signal(signal.SIGHUP)
+        resolved = wait_for(lambda: [f for f in findings(state, rule="fda-approval-claim")
+                                     if f.resolved_reason == "rules changed"], 15,
+                            "the FDA finding to resolve under the new rules")
+        assert resolved and not findings(state, origin="new")
+
+
+def test_sigkill_mid_cycle_then_restart_loses_and_repeats_nothing(state):
+    pages = 40
+    with SiteServer(slow_seconds=1.5) as site:
+        urls = []
+        for i in range(pages):
+            path = f"/p{i}/"
+            site.serve(path, page("ridgeline/v2.html").replace(b"Boise", f"Boise {i}".encode()))
+            if i >= 8:
+                site.fault(path, "slow")  # the cycle takes a while: the kill lands mid-cycle
+            urls.append(site.url(path))
+        listing = state.parent / "urls.txt"
+        listing.parent.mkdir(parents=True, exist_ok=True)
+        listing.write_text("\n".join(urls))
+        claimwatch("watch", "import", str(listing), "--every", "1d", "--state", str(state))
+        with Store.in_dir(state) as store, store.transaction():
+            for w in store.watches():
+                store.update_watch(w.id, next_check=0)
+
+        def recorded() -> int:
+            with Store.in_dir(state) as store:
+                return sum(1 for w in store.watches() if w.last_success)
+
+        with daemon(state) as proc:
+            wait_for(lambda: recorded() >= 3, 30, "a few pages recorded")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        partial = recorded()
+        for path in site.routes:
+            site.fault(path, None)
+        with daemon(state):
+            wait_for(lambda: recorded() == pages, 60, "every page recorded after the restart")
+    assert partial < pages, "the kill came too late to test anything"
+    with Store.in_dir(state) as store:
+        for w in store.watches():
+            assert len(store.snapshots(w.id)) == 1, w.url  # nothing processed twice
+            assert len(store.open_findings(w.id)) == 4, w.url  # nothing lost or doubled
+            assert w.next_check and w.next_check > time.time()  # the schedule resumed
+
+
+def test_systemd_notifications_ready_status_watchdog(site, state, tmp_path):
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(0.5)
+    site.serve("/r/", page("ridgeline/v1.html"))
+    claimwatch("watch", "add", site.url("/r/"), "--state", str(state))
+    messages: list[str] = []
+
+    def received(prefix: str) -> bool:
+        with suppress(TimeoutError):
+            messages.append(sock.recv(4096).decode())
+        return any(m.startswith(prefix) or f"\n{prefix}" in m for m in messages)
+
+    env = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
+    with daemon(state, env=env) as proc:
+        wait_for(lambda: received("READY=1"), 30, "READY=1")
+        wait_for(lambda: received("WATCHDOG=1"), 5, "WATCHDOG=1")
+        wait_for(lambda: received("STATUS=") and any("watches" in m for m in messages), 15,
+                 "a STATUS line with the watch counts")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    wait_for(lambda: received("STOPPING=1"), 5, "STOPPING=1")
+    sock.close()
+
+
+def test_check_and_status_work_while_the_daemon_runs(site, state):
+    site.serve("/r/", page("ridgeline/v2.html"))
+    urls = []
+    for i in range(10):
+        site.serve(f"/w{i}/", page("ridgeline/v1.html"))
+        urls.append(site.url(f"/w{i}/"))
+    claimwatch("watch", "add", *urls, "--every", "10s", "--state", str(state))
+    with daemon(state) as proc:
+        wait_for(lambda: "running" in claimwatch("status", "--state", str(state)).stdout, 30,
+                 "status to report the daemon running")
+        for _ in range(3):
+            run = claimwatch("check", site.url("/r/"), "--state", str(state), "--json")
+            assert run.returncode in (0, 1), run.stderr
+            assert "locked" not in run.stderr
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    report = json.loads(claimwatch("status", "--state", str(state), "--json").stdout)
+    assert report["daemon"]["alive"] is False and report["watches"] == 10
+
+
+def test_run_once_all_checks_everything_and_exits(site, state):
+    for i in range(5):
+        site.serve(f"/o{i}/", page("ridgeline/v2.html"))
+    claimwatch("watch", "add", *[site.url(f"/o{i}/") for i in range(5)], "--every", "1d",
+               "--state", str(state))
+    run = subprocess.run([EXE, "run", "--once", "--all", "--json", "--state", str(state),
+                          "--rules", str(RULES)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["checked"] == 5 and summary["first"] == 5
+    assert "cycle: 5 checked" in run.stderr
+    again = subprocess.run([EXE, "run", "--once", "--json", "--state", str(state), "--rules",
+                            str(RULES)], capture_output=True, text=True, timeout=120)
+    assert json.loads(again.stdout)["checked"] == 0  # nothing due yet: --once without --all
