@@ -9,7 +9,6 @@ a number and its caption stay together. Only this module imports trafilatura.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from dataclasses import dataclass, field
@@ -109,10 +108,13 @@ def extract(html: str, url: str | None = None) -> Document:
     if tree is None:
         return Document()
     title = _title(tree)
-    visible, noscript = _word_counts(tree)
-    main = _main_paragraphs(tree, url)
+    main = _main_paragraphs(tree, url)  # trafilatura works on its own copy of the tree
+    body = tree.find("body")
+    if body is None:
+        return Document(title, tuple(main))
+    visible, noscript = _strip_invisible(body)
     seen = key(" ".join(p.text for p in main))
-    extras = [p for p in _widget_blocks(tree, url) if key(p.text) not in seen]
+    extras = [p for p in _widget_blocks(body, url) if key(p.text) not in seen]
     # De-duplicate extras that repeat each other (responsive layouts render widgets twice).
     unique: list[Paragraph] = []
     keys: set[str] = set()
@@ -148,29 +150,14 @@ def _title(tree: lxml.html.HtmlElement) -> str:
 _INVISIBLE = ("script", "style", "template", "svg", "noscript", "iframe", "object", "canvas")
 
 
-def _word_counts(tree: lxml.html.HtmlElement) -> tuple[int, int]:
-    """Words a page shows outside scripts and <noscript>, and words only <noscript> shows."""
-    body = tree.find("body")
-    if body is None:
-        return 0, 0
-    noscript = sum(len(" ".join(el.itertext()).split()) for el in body.iter("noscript"))
-    total = 0
-    for el in body.iter():
-        if not isinstance(el.tag, str):
-            continue
-        if el.text and not _inside(el, _INVISIBLE):
-            total += len(el.text.split())
-        if el.tail and el.getparent() is not None and not _inside(el.getparent(), _INVISIBLE):
-            total += len(el.tail.split())
-    return total, noscript
-
-
-def _inside(el: lxml.html.HtmlElement, tags: tuple[str, ...]) -> bool:
-    while el is not None:
-        if el.tag in tags:
-            return True
-        el = el.getparent()
-    return False
+def _strip_invisible(body: lxml.html.HtmlElement) -> tuple[int, int]:
+    """Remove what a reader never sees; return the words left and the words only <noscript>
+    showed (a JavaScript shell shows nothing else)."""
+    noscript = sum(len(el.text_content().split()) for el in body.iter("noscript"))
+    for el in list(body.iter(*_INVISIBLE)):
+        if el.getparent() is not None:
+            el.drop_tree()
+    return len(body.text_content().split()), noscript
 
 
 # ---------------------------------------------------------------------------- main text
@@ -179,9 +166,11 @@ def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None) -> list[Parag
     import trafilatura  # heavy import; only paid by processes that extract
 
     try:
+        # fast=True skips trafilatura's fallback extractors: our own widget pass recovers what
+        # they would, and on every page we tested the main text was identical, at 2/3 the cost.
         result = trafilatura.bare_extraction(
             tree, url=url, include_links=True, include_tables=True, include_comments=False,
-            include_formatting=False, with_metadata=False, deduplicate=False,
+            include_formatting=False, with_metadata=False, deduplicate=False, fast=True,
         )
     except (ValueError, TypeError, lxml.etree.LxmlError):
         return []
@@ -284,16 +273,13 @@ def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
     return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
 
 
-def _prune(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
-    body = tree.find("body")
-    if body is None:
-        return None
+def _prune(body: lxml.html.HtmlElement) -> None:
+    """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place."""
     doomed = [el for el in body.iter() if not isinstance(el.tag, str) or _is_boilerplate(el)]
     for el in doomed:
         parent = el.getparent()
         if parent is not None:
             el.drop_tree() if isinstance(el.tag, str) else parent.remove(el)
-    return body
 
 
 def _own_text(el: lxml.html.HtmlElement) -> str:
@@ -312,16 +298,18 @@ def _is_tiny(text: str) -> bool:
     return len(re.findall(r"[A-Za-z]{2,}", text)) < 3
 
 
-def _widget_blocks(tree: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
-    body = _prune(copy.deepcopy(tree))
-    if body is None:
-        return []
+def _widget_blocks(body: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
+    """Content blocks outside boilerplate, each widget one paragraph (prunes `body`)."""
+    _prune(body)
     consumed: set[lxml.html.HtmlElement] = set()  # elements, not id(): lxml proxies are recycled
     blocks: list[Paragraph] = []
     for el in body.iter():
         if not isinstance(el.tag, str) or el.tag not in _BLOCK_TAGS or el in consumed:
             continue
-        own = normalize(_own_text(el))
+        raw = _own_text(el)
+        if not raw or raw.isspace():
+            continue
+        own = normalize(raw)
         if not own:
             continue
         unit = el
