@@ -194,11 +194,9 @@ def _unchanged(store: Store, watch: Watch, page: FetchedPage, result: CheckResul
                        failures=0, last_error=None, **fetch_fields)
     store.log_fetch(watch.id, fetched_at=now, outcome="unchanged", http_status=page.status,
                     error=None, reason=None, elapsed=page.elapsed, snapshot_id=None)
-    for stored in store.open_findings(watch.id):
-        store.see_finding(stored.id, now=now, snapshot_id=None)
+    store.see_open_findings(watch.id, now)
     result.findings = _ongoing(store, watch)
-    last = store.last_good_snapshot(watch.id)
-    result.title = last.title if last else ""
+    result.title = store.last_title(watch.id)
     return result
 
 

@@ -349,17 +349,15 @@ class Daemon:
                     break
                 try:
                     if kind == "page":
-                        self._record(store, *item)
+                        self._record_batch(store, [item, *self._more_pages()])
                     elif kind == "reevaluate":
                         counts = reevaluate_all(store, item)
                         if counts["pages"]:
                             log.info("rules %s applied to %d page(s): %d baseline, %d resolved",
                                      item.digest, counts["pages"], counts["baseline"],
                                      counts["resolved"])
-                except Exception:  # noqa: BLE001 - one bad page must not stop the writer
+                except Exception:  # noqa: BLE001 - the writer must outlive any one failure
                     log.exception("recording failed")
-                    if kind == "page":
-                        self._done(item[0])
                 if time.monotonic() - last_beat >= self.settings.status_interval:
                     self._heartbeat(store)
                     last_beat = time.monotonic()
@@ -368,8 +366,40 @@ class Daemon:
                                                       "stopped": True}))
             store.close()
 
+    def _more_pages(self, limit: int = 63) -> list[Any]:
+        """Pages already waiting behind the first: recorded in the same commit."""
+        more = []
+        while len(more) < limit:
+            try:
+                kind, item = self._writes.get_nowait()
+            except queue.Empty:
+                break
+            if kind != "page":
+                self._writes.put((kind, item))  # keep order loose: control items are rare
+                break
+            more.append(item)
+        return more
+
+    def _record_batch(self, store: Store, items: list[Any]) -> None:
+        """One commit for several pages, each in its own savepoint: a page that fails rolls
+        back alone, and a crash loses only work that is still due (so is fetched again)."""
+        results = []
+        try:
+            with store.transaction():
+                for watch, page, analysis in items:
+                    try:
+                        with store.transaction():
+                            results.append((watch, self._record(store, watch, page, analysis)))
+                    except Exception:  # noqa: BLE001 - one bad page must not sink the batch
+                        log.exception("recording %s failed", watch.url)
+        finally:
+            for watch, _, _ in items:
+                self._done(watch)
+        for watch, (result, current) in results:
+            self._after(watch, result, current)
+
     def _record(self, store: Store, watch: Watch, page: FetchedPage,
-                analysis: Future | None) -> None:
+                analysis: Future | None) -> tuple[CheckResult, Watch]:
         result_analysis = None
         if analysis is not None:
             try:
@@ -377,17 +407,19 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001 - a broken page is an error, not a crash
                 page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
         now = time.time()
-        with store.transaction():
-            result = process(store, page, self.ruleset, now=now, analysis=result_analysis)
-            current = store.watch_by_id(watch.id)
-            assert current is not None
-            if result.status in ("error", "suspect"):
-                next_check = schedule.after_failure(current.interval_s, current.failures, now)
-            else:
-                next_check = schedule.after_success(current.interval_s, now)
-            store.update_watch(watch.id, next_check=next_check, recheck=0)
+        result = process(store, page, self.ruleset, now=now, analysis=result_analysis)
+        current = store.watch_by_id(watch.id)
+        assert current is not None
+        if result.status in ("error", "suspect"):
+            next_check = schedule.after_failure(current.interval_s, current.failures, now)
+        else:
+            next_check = schedule.after_success(current.interval_s, now)
+        store.update_watch(watch.id, next_check=next_check, recheck=0)
+        return result, current
+
+    def _after(self, watch: Watch, result: CheckResult, current: Watch) -> None:
+        """What follows a committed page: counts, operator alerts, a log line."""
         self.summary.add(result)
-        self._done(watch)
         if result.status in ("error", "suspect") and \
                 current.failures == self.settings.failure_alert_after:
             self.operator_alert(f"{watch.url} failed {current.failures} times in a row: "

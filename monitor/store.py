@@ -405,6 +405,11 @@ class Store:
             "SELECT * FROM snapshots WHERE watch_id = ? ORDER BY id DESC LIMIT 1", [watch_id]))
         return Snapshot.from_row(rows[0]) if rows else None
 
+    def last_title(self, watch_id: int) -> str:
+        row = self.db.execute("SELECT title FROM snapshots WHERE watch_id = ?"
+                              " ORDER BY id DESC LIMIT 1", [watch_id]).fetchone()
+        return row[0] if row else ""
+
     def snapshot(self, snapshot_id: int) -> Snapshot | None:
         rows = list(self.db.query("SELECT * FROM snapshots WHERE id = ?", [snapshot_id]))
         return Snapshot.from_row(rows[0]) if rows else None
@@ -489,6 +494,11 @@ class Store:
         if snapshot_id is not None:
             fields["last_snapshot_id"] = snapshot_id
         self.db["findings"].update(finding_id, fields)
+
+    def see_open_findings(self, watch_id: int, now: float) -> None:
+        """Every open finding of a page is still there (an unchanged fetch)."""
+        self.db.execute("UPDATE findings SET last_seen = ? WHERE watch_id = ?"
+                        " AND resolved_at IS NULL", [now, watch_id])
 
     def resolve_finding(self, finding_id: int, *, now: float, snapshot_id: int | None,
                         reason: str) -> None:
