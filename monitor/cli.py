@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,53 @@ def translate_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class Settings:
+    """What the `main` group passes to every command: the configuration, loaded on first use."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.group_state: str | None = None  # a --state given to a group (`alerts --state X`)
+        self._config: Any = None
+
+    def config(self) -> Any:
+        """The validated configuration (ConfigError, exit 2, if it is not)."""
+        if self._config is None:
+            from monitor.config import load_config
+
+            self._config = load_config(self.path)
+        return self._config
+
+    def state_dir(self, given: str | None) -> Path:
+        """--state, else $CLAIMWATCH_STATE_DIR, else the config file's state_dir, else state/."""
+        given = given or self.group_state
+        return Path(given) if given else self.config().state_dir
+
+    def rules(self, given: str | None) -> Any:
+        """--rules, else $CLAIMWATCH_RULES, else the config file's rules, else ./rules.yaml."""
+        configured = self.config().rules
+        return load_ruleset(given or (str(configured) if configured else None))
+
+
+pass_settings = click.make_pass_decorator(Settings, ensure=True)
+
+
 def state_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--state", "state_dir", type=click.Path(file_okay=False),
-                        default=DEFAULT_STATE, show_default=True,
-                        help="Directory of the state database (claimwatch.db).")(fn)
+                        default=None,
+                        help="Directory of the state database (claimwatch.db). Default: "
+                             "$CLAIMWATCH_STATE_DIR, else state_dir in the config, else "
+                             f"./{DEFAULT_STATE}.")(fn)
 
 
 def rules_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--rules", "rules_path", type=click.Path(dir_okay=False),
-                        default=None, help="Rules file (default: ./rules.yaml).")(fn)
+                        default=None, help="Rules file. Default: $CLAIMWATCH_RULES, else rules "
+                                           "in the config, else ./rules.yaml.")(fn)
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON instead of text.")(fn)
 
 
 def resolve_rules_path(given: str | None) -> Path:
@@ -85,12 +124,21 @@ def validate_url(url: str) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv: debug).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file. Default: $CLAIMWATCH_CONFIG, else ./claimwatch.toml "
+                   "if there is one.")
 @click.version_option(package_name="claimwatch")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int, config_path: str | None) -> None:
     """Watch clinic pages for unsupported health claims and alert compliance reviewers."""
+    ctx.obj = Settings(config_path)
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # apprise logs full URLs (passwords) at TRACE and urllib3 request paths (webhook tokens)
+    # at DEBUG: never below INFO, whatever the verbosity.
+    for secretive in ("apprise", "urllib3", "requests"):
+        logging.getLogger(secretive).setLevel(max(level, logging.INFO))
     if verbose < 2:
         for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "filelock"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
@@ -105,36 +153,69 @@ def main(verbose: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=30, show_default=True,
               help="Seconds to wait for the page.")
+@click.option("--no-notify", is_flag=True,
+              help="Queue this check's alerts without sending them (`claimwatch deliver` or "
+                   "the daemon sends them later).")
+@pass_settings
 @translate_errors
-def check(url: str, state_dir: str, rules_path: str | None, as_json: bool,
-          timeout: float) -> None:
+def check(settings: Settings, url: str, state_dir: str | None, rules_path: str | None,
+          as_json: bool, timeout: float, no_notify: bool) -> None:
     """Fetch URL now and process it exactly as a scheduled check would.
+
+    New or resolved findings are sent to the configured notification targets after the result
+    is printed (nothing but the result goes to stdout).
 
     Exit status: 0 nothing new, 1 baseline or new findings, 2 fetch error or bad input.
     """
     from crawler.items import FetchRequest
     from crawler.runner import fetch
     from monitor.check import process
+    from monitor.outbox import QueuePolicy
     from monitor.store import Store
 
     url = validate_url(url)
-    ruleset = load_ruleset(rules_path)
-    with Store.in_dir(state_dir) as store:
+    config = settings.config()
+    ruleset = settings.rules(rules_path)
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        targets = None
+        if not no_notify and config.notify.enabled:
+            from monitor.notify import Targets, target_salt
+
+            # A bad URL stops the command before the fetch, not after it.
+            targets = Targets.load(config.notify, target_salt(store))
         watch = store.watch(url)
         request = FetchRequest(url, watch.etag if watch else None,
                                watch.last_modified if watch else None)
         page = fetch([request], settings={"DOWNLOAD_TIMEOUT": timeout},
                      timeout=timeout * 4 + 30)[0]
-        result = process(store, page, ruleset)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
-    else:
-        print_result(result)
+        result = process(store, page, ruleset, queue=QueuePolicy.from_config(config.notify))
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        else:
+            print_result(result)
+        sys.stdout.flush()
+        if targets is not None and result.queued:
+            _deliver_own(store, config.notify, targets, result.queued)
     if result.status == "error":
         if not as_json:
             click.echo(f"claimwatch: error: {url}: {result.error}", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if result.alerting else EXIT_OK)
+
+
+def _deliver_own(store: Any, notify_config: Any, targets: Any, queued: list[int]) -> None:
+    """Send the messages a check queued; failures are retried later, said on stderr."""
+    from monitor.notify import deliver_pending
+
+    report = deliver_pending(store, notify_config, now=time.time(), ignore_backoff=True,
+                             only=queued, targets=targets)
+    for message in report.messages:
+        if message.status == "pending":
+            click.echo(f"claimwatch: warning: message cw-{message.id} not delivered to every "
+                       f"target; it will be retried (claimwatch deliver)", err=True)
+        elif message.status == "failed":
+            click.echo(f"claimwatch: warning: message cw-{message.id} failed: {message.note}",
+                       err=True)
 
 
 _STATE_ORDER = {"new": 0, "baseline": 1, "resolved": 2, "ongoing": 3}
@@ -174,11 +255,14 @@ def rules() -> None:
 
 @rules.command("lint")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-def rules_lint(file: str | None) -> None:
-    """Validate a rules file (default ./rules.yaml); exit 1 listing every problem."""
+@pass_settings
+@translate_errors
+def rules_lint(settings: Settings, file: str | None) -> None:
+    """Validate a rules file (default: the configured one, else ./rules.yaml); exit 1 listing
+    every problem."""
     from monitor.rules import RulesInvalid, load_rules
 
-    path = resolve_rules_path(file)
+    path = resolve_rules_path(file or _configured_rules(settings))
     try:
         ruleset = load_rules(path)
     except RulesInvalid as exc:
@@ -193,11 +277,13 @@ def rules_lint(file: str | None) -> None:
 
 @rules.command("test")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-def rules_test(file: str | None) -> None:
+@pass_settings
+@translate_errors
+def rules_test(settings: Settings, file: str | None) -> None:
     """Run every rule's examples; print the failures; exit 1 if any fail."""
     from monitor.rules import RulesInvalid, check_examples, parse_rules
 
-    path = resolve_rules_path(file)
+    path = resolve_rules_path(file or _configured_rules(settings))
     try:
         ruleset = parse_rules(path.read_text(encoding="utf-8"), str(path), run_examples=False)
     except OSError as exc:
@@ -218,13 +304,14 @@ def rules_test(file: str | None) -> None:
 @rules.command("explain")
 @click.argument("target")
 @rules_option
+@pass_settings
 @translate_errors
-def rules_explain(target: str, rules_path: str | None) -> None:
+def rules_explain(settings: Settings, target: str, rules_path: str | None) -> None:
     """Show which sentences of a page (URL or HTML file) fire which rule, and which vetoes
     suppressed the near-misses."""
     from monitor.extract import extract
 
-    ruleset = load_ruleset(rules_path)
+    ruleset = settings.rules(rules_path)
     html, source = _read_target(target)
     doc = extract(html, source)
     evaluation = ruleset.evaluate(doc, explain=True)
@@ -248,6 +335,11 @@ def rules_explain(target: str, rules_path: str | None) -> None:
         click.echo(f"  {name}: " + (f"\"{found[0]}\"" if found else "absent"))
     for rule_id, why in evaluation.incomplete.items():
         click.secho(f"\nINCOMPLETE: {rule_id} {why}", fg="red")
+
+
+def _configured_rules(settings: Settings) -> str | None:
+    configured = settings.config().rules
+    return str(configured) if configured else None
 
 
 def _read_target(target: str) -> tuple[str, str]:
@@ -275,6 +367,361 @@ def rules_kinds() -> None:
         click.secho(name, bold=True)
         click.echo("  " + "\n  ".join((kind.__doc__ or "").strip().splitlines()))
         click.echo()
+
+# -------------------------------------------------------------------------------- deliver
+
+@main.command()
+@state_option
+@click.option("--retry-failed", is_flag=True,
+              help="First put messages that ran out of attempts back in the queue.")
+@json_option
+@pass_settings
+@translate_errors
+def deliver(settings: Settings, state_dir: str | None, retry_failed: bool,
+            as_json: bool) -> None:
+    """Send every pending notification now, ignoring back-off timers (one pass).
+
+    Each message goes to each matching target separately; what a target already received is
+    never sent to it again. Exit status: 0 nothing left pending or failed, 1 otherwise.
+    """
+    from monitor.notify import deliver_pending
+    from monitor.store import Store
+
+    config = settings.config()
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        if retry_failed:
+            with store.transaction():
+                requeued = store.retry_failed(time.time())
+            if requeued and not as_json:
+                click.echo(f"{requeued} failed message(s) put back in the queue")
+        report = deliver_pending(store, config.notify, now=time.time(), ignore_backoff=True)
+    if as_json:
+        click.echo(json.dumps(_report_json(report)))
+    else:
+        _print_delivery(report)
+    sys.exit(EXIT_OK if report.settled else EXIT_FINDINGS)
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    return {"messages": [{"id": m.id, "kind": m.kind, "audience": m.audience,
+                          "status": m.status, "note": m.note,
+                          "targets": [{"target": t.label, "ok": t.ok, "error": t.error,
+                                       "truncated": t.truncated} for t in m.targets]}
+                         for m in report.messages],
+            "counts": report.counts, "pending": report.pending, "failed": report.failed,
+            "next_due": report.next_due, "reviewer_targets": report.reviewer_targets,
+            "operator_targets": report.operator_targets}
+
+
+def _print_delivery(report: Any) -> None:
+    colours = {"sent": "green", "pending": "yellow", "failed": "red", "skipped": None}
+    for m in report.messages:
+        click.secho(f"cw-{m.id} {m.kind}: {m.status}", fg=colours.get(m.status), bold=True)
+        for t in m.targets:
+            if t.ok:
+                click.echo(f"  sent    {t.label}" + ("  (shortened to fit)" if t.truncated
+                                                     else ""))
+            else:
+                click.echo(f"  FAILED  {t.label}: {t.error}")
+        if m.note and m.status != "sent":
+            click.echo(f"  {m.note}")
+    if not report.reviewer_targets and report.pending:
+        click.secho("no reviewer target configured: messages wait in the queue until one is "
+                    "([notify] urls or config in claimwatch.toml, or $CLAIMWATCH_NOTIFY)",
+                    fg="yellow")
+    sent = sum(1 for m in report.messages if m.status == "sent")
+    click.echo(f"{sent} sent this pass; {report.pending} pending, {report.failed} failed")
+
+
+# --------------------------------------------------------------------------------- notify
+
+@main.group()
+def notify() -> None:
+    """Check the notification targets and the outbox."""
+
+
+@notify.command("test")
+@pass_settings
+@translate_errors
+def notify_test(settings: Settings) -> None:
+    """Send a test message to every configured target and print each one's real result.
+
+    Exit status: 0 every target accepted it, 1 at least one did not, 2 no target configured.
+    """
+    from monitor.notify import send_test
+
+    config = settings.config()
+    if not config.notify.enabled:
+        raise Failure("no notification target configured ([notify] urls, config or "
+                      "operator_urls in claimwatch.toml, or $CLAIMWATCH_NOTIFY)")
+    results = send_test(config.notify)
+    for r in results:
+        if r.ok:
+            click.secho(f"OK      {r.label}", fg="green")
+        else:
+            click.secho(f"FAILED  {r.label}: {r.error}", fg="red")
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FINDINGS)
+
+
+@notify.command("status")
+@state_option
+@click.option("--all", "show_all", is_flag=True, help="Include messages already sent.")
+@json_option
+@pass_settings
+@translate_errors
+def notify_status(settings: Settings, state_dir: str | None, show_all: bool,
+                  as_json: bool) -> None:
+    """List queued notifications and each target's delivery (pending and failed by default)."""
+    from monitor.markup import when
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        rows = store.outbox(None if show_all else ("pending", "failed"))
+        listed = [(row, store.deliveries(row.id)) for row in rows]
+        counts = store.outbox_counts()
+    if as_json:
+        click.echo(json.dumps({"counts": counts, "messages": [
+            {"id": row.id, "kind": row.kind, "audience": row.audience, "status": row.status,
+             "attempts": row.attempts, "created_at": row.created_at,
+             "next_attempt_at": row.next_attempt_at, "last_error": row.last_error,
+             "deliveries": [{"target": d.label, "delivered_at": d.delivered_at,
+                             "attempts": d.attempts, "error": d.last_error} for d in ds]}
+            for row, ds in listed]}))
+        return
+    for row, ds in listed:
+        click.secho(f"cw-{row.id} {row.kind} ({row.audience}): {row.status}, "
+                    f"{row.attempts} attempt(s), queued {when(row.created_at)}", bold=True)
+        if row.status == "pending":
+            click.echo(f"  next attempt {when(row.next_attempt_at)}")
+        for d in ds:
+            state = f"delivered {when(d.delivered_at)}" if d.delivered_at else \
+                f"not delivered: {d.last_error}"
+            click.echo(f"  {d.label}: {state}")
+        if row.last_error and row.status != "sent":
+            click.echo(f"  {row.last_error}")
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    click.echo(summary or "the outbox is empty")
+
+
+# --------------------------------------------------------------------------------- alerts
+
+@main.group(invoke_without_command=True)
+@state_option
+@click.option("--status", type=click.Choice(["open", "acked", "resolved", "all"]),
+              default="open", show_default=True,
+              help="open: on the page and not acknowledged; acked; resolved; all.")
+@click.option("--include-muted", is_flag=True, help="Also list findings of muted rules.")
+@json_option
+@click.pass_context
+@translate_errors
+def alerts(ctx: click.Context, state_dir: str | None, status: str, include_muted: bool,
+           as_json: bool) -> None:
+    """List findings for review (open ones by default); show, acknowledge or mute them.
+
+    Muted findings (a rule a reviewer accepted on a page) are hidden unless --include-muted.
+    """
+    ctx.ensure_object(Settings).group_state = state_dir
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.review import alert_json, list_alerts, state_of
+    from monitor.store import Store
+
+    with Store.in_dir(ctx.obj.state_dir(state_dir)) as store:
+        items = list_alerts(store, status, include_muted=include_muted)
+    if as_json:
+        click.echo(json.dumps([alert_json(i) for i in items], ensure_ascii=False))
+        return
+    _print_alerts(items, state_of)
+
+
+def _print_alerts(items: list[Any], state_of: Callable[[Any], str]) -> None:
+    from monitor.markup import when
+
+    colours = {"high": "red", "medium": "yellow", "low": None}
+    for item in items:
+        f = item.finding
+        click.secho(f"#{f.id:<5} {state_of(item):8} {f.severity:6} {f.category}",
+                    fg=colours.get(f.severity), bold=True)
+        click.echo(f"       {item.title or item.url}  {item.url}" if item.title else
+                   f"       {item.url}")
+        click.echo(f"       > {f.text}")
+        click.echo(f"       first seen {when(f.first_seen)}"
+                   + (f", resolved {when(f.resolved_at)}" if f.resolved_at else "")
+                   + (f", acknowledged {when(f.acked_at)}" if f.acked_at else ""))
+    click.echo(f"{len(items)} finding(s)")
+
+
+@alerts.command("show")
+@click.argument("finding_id", type=int)
+@state_option
+@json_option
+@pass_settings
+@translate_errors
+def alerts_show(settings: Settings, finding_id: int, state_dir: str | None,
+                as_json: bool) -> None:
+    """Show one finding: the claim in its paragraph, the diff that introduced it, the evidence
+    (the raw response it was found in) and the notifications sent about it."""
+    from monitor.markup import highlight_text, when
+    from monitor.review import alert_json, show
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        detail = show(store, finding_id)
+    item, f, intro, ev = detail.item, detail.item.finding, detail.introduction, detail.evidence
+    if as_json:
+        click.echo(json.dumps({
+            **alert_json(item), "diff": intro.lines, "baseline": intro.baseline,
+            "evidence": None if ev is None else {
+                "snapshot_id": ev.snapshot_id, "url": ev.url, "final_url": ev.final_url,
+                "fetched_at": ev.fetched_at, "http_status": ev.http_status,
+                "sha256": ev.sha256, "size": ev.size},
+            "notifications": [{"id": row.id, "kind": row.kind, "status": row.status,
+                               "deliveries": [{"target": d.label,
+                                               "delivered_at": d.delivered_at,
+                                               "error": d.last_error} for d in ds]}
+                              for row, ds in detail.notifications]}, ensure_ascii=False))
+        return
+    click.secho(f"#{f.id} {f.severity.upper()} {f.category} ({f.rule})", bold=True)
+    click.echo(f"page:       {item.title}  {item.url}" if item.title else f"page:       {item.url}")
+    click.echo(f"status:     {_status_line(item)}")
+    click.echo(f"first seen: {when(f.first_seen)} ({f.origin}); last seen {when(f.last_seen)}")
+    click.echo(f"claim:      {f.text}")
+    click.echo(f"why:        {f.message}")
+    if f.link:
+        click.echo(f"authority:  {f.link}")
+    if f.context.strip():
+        click.echo(f"paragraph:  {highlight_text(f.context, f.text)}")
+    click.echo()
+    if intro.baseline:
+        click.echo("On the page since it was first checked (baseline): no diff.")
+    elif intro.lines:
+        since = when(intro.previous.fetched_at) if intro.previous else "-"
+        click.echo(f"The change that introduced it (since {since}):")
+        for line in intro.lines:
+            colour = "green" if line.startswith("+ ") else "red" if line.startswith("- ") \
+                else None
+            click.secho(f"  {line}", fg=colour)
+    if ev is not None:
+        click.echo(f"\nevidence:   HTTP {ev.http_status} {ev.final_url or ev.url}, fetched "
+                   f"{when(ev.fetched_at)}, {ev.size} bytes, sha256 {ev.sha256}")
+    for row, ds in detail.notifications:
+        targets = ", ".join(f"{d.label} ({'delivered' if d.delivered_at else 'not delivered'})"
+                            for d in ds) or "no target yet"
+        click.echo(f"notified:   cw-{row.id} {row.kind} {row.status}: {targets}")
+
+
+def _status_line(item: Any) -> str:
+    from monitor.markup import when
+    from monitor.review import state_of
+
+    f = item.finding
+    parts = [state_of(item)]
+    if f.resolved_at:
+        parts.append(f"resolved {when(f.resolved_at)}: {f.resolved_reason}")
+    if f.acked_at:
+        parts.append(f"acknowledged {when(f.acked_at)}" + (f": {f.ack_note}" if f.ack_note
+                                                          else ""))
+    return "; ".join(parts)
+
+
+@alerts.command("ack")
+@click.argument("finding_ids", type=int, nargs=-1, required=True)
+@click.option("--note", default=None, help="Why, for the record.")
+@state_option
+@pass_settings
+@translate_errors
+def alerts_ack(settings: Settings, finding_ids: tuple[int, ...], note: str | None,
+               state_dir: str | None) -> None:
+    """Acknowledge findings (all or none): they leave the open list."""
+    from monitor.review import ack
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        already = ack(store, finding_ids, note=note, now=time.time())
+    fresh = [i for i in sorted(set(finding_ids)) if i not in already]
+    if fresh:
+        click.echo(f"acknowledged {', '.join(f'#{i}' for i in fresh)}")
+    if already:
+        click.echo(f"already acknowledged: {', '.join(f'#{i}' for i in already)}")
+
+
+@alerts.command("mute")
+@click.argument("url")
+@click.option("--rule", required=True, help="The rule id (as in `claimwatch alerts`).")
+@click.option("--note", default=None, help="Why it is acceptable on this page.")
+@state_option
+@pass_settings
+@translate_errors
+def alerts_mute(settings: Settings, url: str, rule: str, note: str | None,
+                state_dir: str | None) -> None:
+    """Accept a rule's findings on one page: they are no longer sent to anyone and are hidden
+    from `alerts` and the report (still recorded; see --include-muted)."""
+    from monitor.review import mute
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        added = mute(store, validate_url(url), rule, note=note, now=time.time())
+    click.echo(f"muted {rule} on {url}" if added else f"{rule} was already muted on {url}")
+
+
+@alerts.command("unmute")
+@click.argument("url")
+@click.option("--rule", required=True, help="The rule id.")
+@state_option
+@pass_settings
+@translate_errors
+def alerts_unmute(settings: Settings, url: str, rule: str, state_dir: str | None) -> None:
+    """Lift a mute: the rule's findings on that page are sent and listed again."""
+    from monitor.review import unmute
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        removed = unmute(store, validate_url(url), rule)
+    click.echo(f"unmuted {rule} on {url}" if removed else f"{rule} was not muted on {url}")
+
+
+@alerts.command("mutes")
+@state_option
+@pass_settings
+@translate_errors
+def alerts_mutes(settings: Settings, state_dir: str | None) -> None:
+    """List the mutes: which rule is accepted on which page, when and why."""
+    from monitor.markup import when
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        mutes = store.mutes()
+    for m in mutes:
+        click.echo(f"{m['url']}  {m['rule']}  since {when(m['created_at'])}"
+                   + (f"  ({m['note']})" if m["note"] else ""))
+    click.echo(f"{len(mutes)} mute(s)")
+
+
+# --------------------------------------------------------------------------------- report
+
+@main.command()
+@state_option
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="Where to write the report ('-' for stdout).")
+@pass_settings
+@translate_errors
+def report(settings: Settings, state_dir: str | None, out_path: str) -> None:
+    """Write one self-contained HTML page of the open findings, by site and page, each claim
+    highlighted in its paragraph with the diff that introduced it."""
+    from monitor.report import build_report
+    from monitor.store import Store
+
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        page = build_report(store, now=time.time())
+    if out_path == "-":
+        click.echo(page)
+        return
+    try:
+        Path(out_path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{out_path}: cannot write: {exc.strerror}") from None
+    click.echo(f"wrote {out_path}")
+
 
 
 if __name__ == "__main__":  # pragma: no cover
