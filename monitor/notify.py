@@ -44,8 +44,10 @@ import os
 import re
 import secrets as token
 import socket
+import threading
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -54,7 +56,7 @@ import apprise
 from apprise.conversion import convert_between
 
 from monitor.config import NotifyConfig
-from monitor.digest import Rendered, render
+from monitor.digest import render
 from monitor.errors import ConfigError
 from monitor.outbox import OPERATOR, REVIEWER, queue_operator
 from monitor.store import OutboxRow, Store
@@ -70,16 +72,29 @@ _SEPARATORS = re.compile(r"[/:@?&=,#+;\s]+")
 # ------------------------------------------------------------------------------ secrets
 
 class _Redactor(logging.Filter):
-    """Masks known secrets in log records of apprise and the HTTP libraries it uses."""
+    """Masks known secrets in log records of apprise and the HTTP libraries it uses, and drops
+    apprise's own records while this thread parses a URL whose failure we report ourselves."""
 
     def __init__(self) -> None:
         super().__init__()
         self.secrets: set[str] = set()
+        self.local = threading.local()
 
     def add(self, more: Iterable[str]) -> None:
         self.secrets.update(more)
 
+    @contextmanager
+    def silenced(self, below: int = logging.CRITICAL + 1) -> Iterator[None]:
+        """Drop this thread's records under `below` (all by default) for the block."""
+        self.local.below = below
+        try:
+            yield
+        finally:
+            self.local.below = 0
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < getattr(self.local, "below", 0):
+            return False
         if self.secrets:
             message = record.getMessage()
             masked = redact(message, self.secrets)
@@ -164,7 +179,8 @@ class Targets:
                                     ("notify.operator_urls", config.operator_urls, OPERATOR)):
             for n, url in enumerate(urls, 1):
                 _REDACTOR.add(_password(url))  # before apprise parses (and may log) it
-                service = apprise.Apprise.instantiate(url, asset=asset)
+                with _REDACTOR.silenced():  # a failure is reported below, naming the key
+                    service = apprise.Apprise.instantiate(url, asset=asset)
                 if service is None:
                     scheme = url.split("://", 1)[0]
                     raise ConfigError(f"{key}: entry {n} ({scheme}://...) is not a usable "
@@ -175,7 +191,9 @@ class Targets:
         if config.config is not None:
             from_file = apprise.AppriseConfig(asset=asset)
             from_file.add(str(config.config))
-            services = list(from_file.services())
+            # Parsing dumps each URL, password included, at TRACE: keep only warnings up.
+            with _REDACTOR.silenced(below=logging.INFO):
+                services = list(from_file.services())
             if not services:
                 raise ConfigError(f"notify.config: {config.config} defines no usable "
                                   "notification URL (see apprise's configuration format)")
@@ -246,32 +264,23 @@ class TargetResult:
     truncated: bool = False
 
 
-def send(target: Target, message: dict[str, Any], *, ref: str, timeout: float) -> TargetResult:
-    """Render a message for a target's format and limits, send it, report what happened."""
+@dataclass(frozen=True)
+class Prepared:
+    """A message rendered for one target: in the format it takes, within its limits."""
+
+    title: str
+    body: str
+    body_format: Any  # apprise.NotifyFormat of `body`
+    truncated: bool
+
+
+def prepare(target: Target, message: dict[str, Any], *, ref: str) -> Prepared:
+    """Render for the target: HTML if the service takes HTML, else text (apprise converts text
+    to Markdown with escaping); sized to its body length (after conversion) and line limits."""
     service = target.service
     fmt = service.resolve_format(None)
     html = fmt == apprise.NotifyFormat.HTML
     body_format = apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT
-    rendered = _fit(service, message, ref=ref, html=html, body_format=body_format, fmt=fmt)
-    try:
-        sender = apprise.Apprise(asset=service.asset)
-        sender.add(service)
-        result = sender.notify(body=rendered.body, title=rendered.title,
-                               body_format=body_format, timeout=timeout)
-    except Exception as exc:  # apprise promises not to raise; a plugin bug must not stop us
-        return TargetResult(target.label, False, redact(f"{type(exc).__name__}: {exc}",
-                                                        target.secrets)[:500])
-    if result:
-        return TargetResult(target.label, True, None, rendered.truncated)
-    problems = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
-    error = f"{result.status.name.lower()}: " + ("; ".join(problems) or "no reason given")
-    return TargetResult(target.label, False, redact(error, target.secrets)[:500],
-                        rendered.truncated)
-
-
-def _fit(service: Any, message: dict[str, Any], *, ref: str, html: bool, body_format: Any,
-         fmt: Any) -> Rendered:
-    """Render within the service's limits (body length after apprise's conversion, lines)."""
     title_limit = service.title_maxlen if service.title_maxlen > 0 else 200
     limit: int | None = service.body_maxlen if service.body_maxlen > 0 else None
     if limit is not None and (service.title_maxlen <= 0 or service.overflow_amalgamate_title):
@@ -283,8 +292,28 @@ def _fit(service: Any, message: dict[str, Any], *, ref: str, html: bool, body_fo
             return 1 << 30
         return len(convert_between(body_format, fmt, body))
 
-    return render(message, ref=ref, html=html, limit=limit, title_limit=title_limit,
-                  measure=measure)
+    rendered = render(message, ref=ref, html=html, limit=limit, title_limit=title_limit,
+                      measure=measure)
+    return Prepared(rendered.title, rendered.body, body_format, rendered.truncated)
+
+
+def send(target: Target, message: dict[str, Any], *, ref: str, timeout: float) -> TargetResult:
+    """Send a message to one target and report what really happened (never raises)."""
+    prepared = prepare(target, message, ref=ref)
+    try:
+        sender = apprise.Apprise(asset=target.service.asset)
+        sender.add(target.service)
+        result = sender.notify(body=prepared.body, title=prepared.title,
+                               body_format=prepared.body_format, timeout=timeout)
+    except Exception as exc:  # apprise promises not to raise; a plugin bug must not stop us
+        return TargetResult(target.label, False, redact(f"{type(exc).__name__}: {exc}",
+                                                        target.secrets)[:500])
+    if result:
+        return TargetResult(target.label, True, None, prepared.truncated)
+    problems = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
+    error = f"{result.status.name.lower()}: " + ("; ".join(problems) or "no reason given")
+    return TargetResult(target.label, False, redact(error, target.secrets)[:500],
+                        prepared.truncated)
 
 
 def send_test(config: NotifyConfig) -> list[TargetResult]:
@@ -358,6 +387,8 @@ def deliver_pending(store: Store, config: NotifyConfig, *, now: float,
         if row is None:
             break
         done.add(row.id)
+        log.debug("claimed message cw-%d (%s, attempt %d) as %s", row.id, row.kind,
+                  row.attempts + 1, owner)
         try:
             report.messages.append(_deliver(store, row, targets, config, owner, now))
         except BaseException:
@@ -394,11 +425,14 @@ def _deliver(store: Store, row: OutboxRow, targets: Targets, config: NotifyConfi
     for target in matching:
         if target.key in delivered:
             continue
+        log.debug("sending cw-%d to %s", row.id, target.label)
         outcome = send(target, message, ref=f"cw-{row.id}", timeout=config.timeout)
         store.record_delivery(row.id, target.key, target.label, at=time.time(),
                               error=outcome.error)
         result.targets.append(outcome)
-        if not outcome.ok:
+        if outcome.ok:
+            log.info("message cw-%d delivered to %s", row.id, target.label)
+        else:
             errors.append(f"{target.label}: {outcome.error}")
             log.warning("message cw-%d not delivered to %s: %s", row.id, target.label,
                         outcome.error)
