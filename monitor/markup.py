@@ -78,8 +78,8 @@ def highlight_html(paragraph: str, sentence: str, width: int | None = None,
     before, claim, after = split_around(paragraph, sentence, width)
     if not claim:
         return esc(after)
-    return (f"{esc(before)}<mark style=\"{esc(mark_style)}\">{esc(claim)}</mark>"
-            f"{esc(after)}")
+    mark = f'<mark style="{esc(mark_style)}">' if mark_style else "<mark>"
+    return f"{esc(before)}{mark}{esc(claim)}</mark>{esc(after)}"
 
 
 def esc(text: str | None) -> str:

@@ -78,7 +78,7 @@ def _finding(store: Store, item: ListedFinding, diffs: dict[int, list[str]]) -> 
                      f"{esc(note)}</span>")
     parts.append("</div>")
     context = f.context if f.context.strip() else f.text
-    parts.append(f"<blockquote>{highlight_html(context, f.text)}</blockquote>")
+    parts.append(f"<blockquote>{highlight_html(context, f.text, mark_style='')}</blockquote>")
     parts.append(f"<div>{esc(f.message)}</div>")
     if f.link:
         parts.append(f"<div>Authority: {link_html(f.link)}</div>")
