@@ -67,6 +67,7 @@ OPERATOR_TAG = "operator"
 SALT_KEY = "notify.target_salt"
 _LOUD_LOGGERS = ("apprise", "urllib3", "requests")
 _SEPARATORS = re.compile(r"[/:@?&=,#+;\s]+")
+_USERINFO = re.compile(r"(://)[^/\s@]*@")
 
 
 # ------------------------------------------------------------------------------ secrets
@@ -84,22 +85,27 @@ class _Redactor(logging.Filter):
         self.secrets.update(more)
 
     @contextmanager
-    def silenced(self, below: int = logging.CRITICAL + 1) -> Iterator[None]:
-        """Drop this thread's records under `below` (all by default) for the block."""
-        self.local.below = below
+    def silenced(self, below: int = logging.CRITICAL + 1,
+                 problems: list[str] | None = None) -> Iterator[None]:
+        """For the block, drop this thread's records under `below` (all by default); if
+        `problems` is a list, collect the (masked) warnings and errors into it instead."""
+        self.local.below, self.local.problems = below, problems
         try:
             yield
         finally:
-            self.local.below = 0
+            self.local.below, self.local.problems = 0, None
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < getattr(self.local, "below", 0):
             return False
-        if self.secrets:
-            message = record.getMessage()
-            masked = redact(message, self.secrets)
-            if masked != message:
-                record.msg, record.args = masked, ()
+        message = record.getMessage()
+        masked = redact(message, self.secrets)
+        problems = getattr(self.local, "problems", None)
+        if problems is not None and record.levelno >= logging.WARNING:
+            problems.append(masked)
+            return False
+        if masked != message:
+            record.msg, record.args = masked, ()
         return True
 
 
@@ -191,12 +197,16 @@ class Targets:
         if config.config is not None:
             from_file = apprise.AppriseConfig(asset=asset)
             from_file.add(str(config.config))
-            # Parsing dumps each URL, password included, at TRACE: keep only warnings up.
-            with _REDACTOR.silenced(below=logging.INFO):
+            # Parsing dumps each URL, password included, at TRACE: drop what is under INFO.
+            # A bad entry is only a warning to apprise; to us it is a configuration error.
+            problems: list[str] = []
+            with _REDACTOR.silenced(below=logging.INFO, problems=problems):
                 services = list(from_file.services())
-            if not services:
-                raise ConfigError(f"notify.config: {config.config} defines no usable "
-                                  "notification URL (see apprise's configuration format)")
+            if problems or not services:
+                why = "; ".join(_USERINFO.sub(r"\1****@", p) for p in problems) or (
+                    "it defines no notification URL")
+                raise ConfigError(f"notify.config: {config.config}: {why} (see apprise's "
+                                  "configuration format)")
             for service in services:
                 tags = _tags(service)
                 audience = OPERATOR if OPERATOR_TAG in tags else REVIEWER

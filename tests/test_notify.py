@@ -323,3 +323,18 @@ def test_apprise_stays_above_debug_and_its_logs_are_masked_even_at_trace(
     assert "TRACE" in caplog.text  # apprise did log at TRACE
     assert "urlP4ss" not in caplog.text and "yamlP4ss" not in caplog.text
     assert "a plugin that logs a secret: **** ****" in caplog.text
+
+
+def test_a_bad_entry_in_the_apprise_config_is_an_error_naming_the_key(tmp_path):
+    from monitor.errors import ConfigError
+
+    (tmp_path / "apprise.yml").write_text(
+        "urls:\n  - json://127.0.0.1:9/ok\n  - msteams://user:t0psecret@nope/\n")
+    with pytest.raises(ConfigError) as err:
+        Targets.load(NotifyConfig(config=tmp_path / "apprise.yml"))
+    assert str(err.value).startswith(f"notify.config: {tmp_path / 'apprise.yml'}: ")
+    assert "msteams://****@nope" in str(err.value)  # not even apprise's "t...t"
+    assert "t0psecret" not in str(err.value)
+    (tmp_path / "empty.yml").write_text("urls: []\n")
+    with pytest.raises(ConfigError, match="empty.yml: Failed to load Apprise configuration"):
+        Targets.load(NotifyConfig(config=tmp_path / "empty.yml"))
