@@ -161,3 +161,20 @@ def test_cli_reports_a_bad_config_in_one_line_with_exit_2(tmp_path, monkeypatch)
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert 'unknown key "notify.url"' in result.output
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path):
+    """The claimwatch.toml and apprise.yml shown in the README load, every URL included."""
+    import re
+
+    from monitor.notify import Targets
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    toml = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    yml = re.search(r"```yaml\n(# apprise\.yml.*?)```", readme, re.S).group(1)
+    write(tmp_path, toml)
+    (tmp_path / "apprise.yml").write_text(yml)
+    config = load_config(env={}, cwd=tmp_path)
+    targets = Targets.load(config.notify)
+    assert len(targets.reviewers) == 4 and len(targets.operators) == 2
+    assert {"high"} in [set(t.tags) for t in targets.reviewers]
