@@ -555,10 +555,12 @@ def _print_alerts(items: list[Any], state_of: Callable[[Any], str]) -> None:
 @click.argument("finding_id", type=int)
 @state_option
 @json_option
+@click.option("--raw", is_flag=True,
+              help="Print only the evidence: the page's raw response body as it was fetched.")
 @pass_settings
 @translate_errors
 def alerts_show(settings: Settings, finding_id: int, state_dir: str | None,
-                as_json: bool) -> None:
+                as_json: bool, raw: bool) -> None:
     """Show one finding: the claim in its paragraph, the diff that introduced it, the evidence
     (the raw response it was found in) and the notifications sent about it."""
     from monitor.markup import highlight_text, when
@@ -568,6 +570,11 @@ def alerts_show(settings: Settings, finding_id: int, state_dir: str | None,
     with Store.in_dir(settings.state_dir(state_dir)) as store:
         detail = show(store, finding_id)
     item, f, intro, ev = detail.item, detail.item.finding, detail.introduction, detail.evidence
+    if raw:
+        if ev is None:
+            raise InputError(f"finding {finding_id} has no stored evidence")
+        click.echo(ev.body.decode("utf-8", errors="replace"), nl=False)
+        return
     if as_json:
         click.echo(json.dumps({
             **alert_json(item), "diff": intro.lines, "baseline": intro.baseline,

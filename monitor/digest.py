@@ -77,6 +77,14 @@ def title_for(payload: dict[str, Any]) -> str:
     return f"[claimwatch] {', '.join(parts)} on {page}"
 
 
+def _labels(finding: dict[str, Any]) -> tuple[str, str]:
+    """How to introduce a finding's sentence and its paragraph: a removed disclaimer is not a
+    claim, and its paragraph is where it used to be."""
+    if finding.get("category") == "disclaimer-removed":
+        return "Removed", "It was in"
+    return "Claim", "Context"
+
+
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -128,12 +136,13 @@ def _digest_text(payload: dict[str, Any], opened: list[dict[str, Any]],
         for f in group:
             lines.append(f"#{f['id']} {STATE_LABEL.get(f['state'], f['state'].upper())}  "
                          f"{f['category']} ({f['rule']})")
-            lines.append(f"  Claim: \"{f['text']}\"")
+            what, where = _labels(f)
+            lines.append(f"  {what}: \"{f['text']}\"")
             lines.append(f"  Why: {f['message']}")
             if f.get("link"):
                 lines.append(f"  Authority: {f['link']}")
             if width and f.get("context") and f["context"].strip() != f["text"].strip():
-                lines.append(f"  Context: {highlight_text(f['context'], f['text'], width)}")
+                lines.append(f"  {where}: {highlight_text(f['context'], f['text'], width)}")
             lines.append(f"  First seen: {when(f.get('first_seen'))}")
             lines.append("")
     if resolved:
@@ -183,7 +192,7 @@ def _digest_html(payload: dict[str, Any], opened: list[dict[str, Any]],
             if f.get("link"):
                 out.append(f"<div>Authority: {link_html(f['link'])}</div>")
             if width and f.get("context") and f["context"].strip() != f["text"].strip():
-                out.append(f"<div style=\"color:#444;margin-top:4px\">Context: "
+                out.append(f"<div style=\"color:#444;margin-top:4px\">{_labels(f)[1]}: "
                            f"{highlight_html(f['context'], f['text'], width)}</div>")
             out.append(f"<div><small>First seen {esc(when(f.get('first_seen')))}</small></div>")
             out.append("</div>")

@@ -211,6 +211,8 @@ def test_alerts_commands_list_show_ack_and_mute(tmp_path, ruleset):
     assert f"claim:      {first['text']}" in shown.output
     assert "The change that introduced it" in shown.output and "+ " in shown.output
     assert "evidence:   HTTP 200" in shown.output and "notified:   cw-1" in shown.output
+    raw = cw("show", str(first["id"]), "--raw")
+    assert raw.exit_code == 0 and raw.output == page("ridgeline/v2.html").decode()
     acked = cw("ack", str(first["id"]), "--note", "checked with the clinic")
     assert acked.exit_code == 0 and f"acknowledged #{first['id']}" in acked.output
     assert len(json.loads(cw("--json").output)) == 3

@@ -27,7 +27,9 @@ def test_text_digest_is_grouped_by_severity_with_everything_a_reviewer_needs(sto
     new = [f for f in payload["findings"] if f["state"] == "new"]
     for f in new:
         assert f'"{f["text"]}"' in body and f["message"] in body and f["link"] in body
-    assert "Context: »Disclaimer: This page is for educational purposes only" in body
+    assert 'Removed: "Disclaimer: This page is for educational purposes only' in body
+    assert "It was in: »Disclaimer: This page is for educational purposes only" in body
+    assert 'Claim: "At the doses we use, ketamine infusions are completely safe' in body
     assert "First seen: " in body and " UTC" in body
     ids = " ".join(str(f["id"]) for f in sorted(new, key=lambda f: f["id"]))
     assert f"Acknowledge: claimwatch alerts ack {ids}" in body
