@@ -19,6 +19,7 @@ from crawler.items import FetchedPage
 from monitor.alerts import Plan, reconcile
 from monitor.diff import Changes, diff_texts, sentences
 from monitor.extract import Document, extract
+from monitor.outbox import QueuePolicy, queue_for_check
 from monitor.rules import Evaluation, Finding, Ruleset
 from monitor.store import Store, StoredFinding, Watch
 from monitor.suspect import intrinsic_reason, relative_reason
@@ -76,6 +77,7 @@ class CheckResult:
     findings: list[Reported] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    queued: list[int] = field(default_factory=list)  # outbox ids of the messages it queued
 
     @property
     def alerting(self) -> list[Reported]:
@@ -109,46 +111,57 @@ def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
 
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,
-            analysis: Analysis | None = None) -> CheckResult:
-    """Record one fetch of one page: the single path of every check."""
+            analysis: Analysis | None = None, queue: QueuePolicy | None = None) -> CheckResult:
+    """Record one fetch of one page: the single path of every check.
+
+    Snapshot, findings and the notifications they call for (`monitor.outbox`) are committed in
+    one transaction: an alert is never lost nor queued for a check that did not happen."""
     now = now or time.time()
     with store.transaction():
         watch = store.ensure_watch(page.url, now)
-        result = CheckResult(url=page.url, status="error", http_status=page.status,
-                             checked_at=now, watch_id=watch.id)
-        if page.error is not None:
-            return _failed(store, watch, page, result, now)
-        last = store.last_good_snapshot(watch.id)
-        if last is not None and watch.rules_digest != ruleset.digest:
-            rebaseline(store, watch, ruleset, now)
-        fetch_fields: dict[str, Any] = {"etag": page.header("ETag") or watch.etag,
-                                        "last_modified": page.header("Last-Modified")
-                                        or watch.last_modified}
-        if page.not_modified and last is not None:
-            return _unchanged(store, watch, page, result, now, fetch_fields)
-        if page.not_modified:
-            # A 304 with nothing to compare with: the validators were stale; fetch in full next.
-            store.update_watch(watch.id, etag=None, last_modified=None)
-            result.error = "304 Not Modified but no earlier snapshot to compare with"
-            return _failed(store, watch, page, result, now)
-        body_sha = hashlib.sha256(page.body).hexdigest()
-        fetch_fields["body_sha256"] = body_sha
-        if last is not None and body_sha == watch.body_sha256:
-            return _unchanged(store, watch, page, result, now, fetch_fields)
-        if analysis is None or analysis.body_sha256 != body_sha:
-            analysis = analyse(page, ruleset)
-        doc = analysis.document
-        assert doc is not None
-        reason = analysis.suspect or relative_reason(doc, last.words if last else None)
-        if reason:
-            return _suspect(store, watch, page, result, now, reason)
-        if last is not None and analysis.doc_sha256 == last.doc_sha256:
-            return _unchanged(store, watch, page, result, now, fetch_fields)
-        evaluation = analysis.evaluation
-        if evaluation is None or analysis.rules_digest != ruleset.digest:
-            evaluation = ruleset.evaluate(doc)  # analysed under rules since reloaded
-        return _changed(store, watch, page, result, now, fetch_fields, ruleset, last, doc,
-                        analysis.doc_sha256 or document_digest(doc), evaluation)
+        result = _record(store, watch, page, ruleset, now, analysis)
+        result.queued = queue_for_check(store, watch, result, queue or QueuePolicy(), now)
+    return result
+
+
+def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now: float,
+            analysis: Analysis | None) -> CheckResult:
+    """Compare the fetch with the last good snapshot and record it; the check's outcome."""
+    result = CheckResult(url=page.url, status="error", http_status=page.status,
+                         checked_at=now, watch_id=watch.id)
+    if page.error is not None:
+        return _failed(store, watch, page, result, now)
+    last = store.last_good_snapshot(watch.id)
+    if last is not None and watch.rules_digest != ruleset.digest:
+        rebaseline(store, watch, ruleset, now)
+    fetch_fields: dict[str, Any] = {"etag": page.header("ETag") or watch.etag,
+                                    "last_modified": page.header("Last-Modified")
+                                    or watch.last_modified}
+    if page.not_modified and last is not None:
+        return _unchanged(store, watch, page, result, now, fetch_fields)
+    if page.not_modified:
+        # A 304 with nothing to compare with: the validators were stale; fetch in full next.
+        store.update_watch(watch.id, etag=None, last_modified=None)
+        result.error = "304 Not Modified but no earlier snapshot to compare with"
+        return _failed(store, watch, page, result, now)
+    body_sha = hashlib.sha256(page.body).hexdigest()
+    fetch_fields["body_sha256"] = body_sha
+    if last is not None and body_sha == watch.body_sha256:
+        return _unchanged(store, watch, page, result, now, fetch_fields)
+    if analysis is None or analysis.body_sha256 != body_sha:
+        analysis = analyse(page, ruleset)
+    doc = analysis.document
+    assert doc is not None
+    reason = analysis.suspect or relative_reason(doc, last.words if last else None)
+    if reason:
+        return _suspect(store, watch, page, result, now, reason)
+    if last is not None and analysis.doc_sha256 == last.doc_sha256:
+        return _unchanged(store, watch, page, result, now, fetch_fields)
+    evaluation = analysis.evaluation
+    if evaluation is None or analysis.rules_digest != ruleset.digest:
+        evaluation = ruleset.evaluate(doc)  # analysed under rules since reloaded
+    return _changed(store, watch, page, result, now, fetch_fields, ruleset, last, doc,
+                    analysis.doc_sha256 or document_digest(doc), evaluation)
 
 
 # ------------------------------------------------------------------------------ outcomes

@@ -6,13 +6,15 @@ One process, one Twisted reactor, one continuous crawl for the whole life of the
                    every FetchedPage, pings systemd (READY, STATUS, WATCHDOG), takes signals;
   worker processes extract and evaluate changed pages (CPU-bound; recycled to keep memory flat);
   writer thread    records each page with `monitor.check.process` in one transaction, together
-                   with its next check time, and keeps the heartbeat;
-  delivery thread  sends the outbox.
+                   with its next check time and the notifications it calls for, and keeps the
+                   heartbeat;
+  delivery thread  sends the outbox (`monitor.notify.deliver_pending`), so a slow mail server
+                   never stalls crawling.
 
 A watch stays "in flight" from the moment it is fed until its record is committed, so a crash
 at any point leaves it due and it is simply fetched again. SIGTERM/SIGINT stop feeding, let the
-pages in progress finish (bounded), and exit 0; SIGHUP reloads the rules, keeping the last good
-ones if the new file is invalid.
+pages in progress finish (bounded), and exit 0; SIGHUP reloads the rules and the configuration,
+keeping the last good ones (and telling the operator) if a new file is invalid.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from typing import Any
 from crawler.items import FetchedPage, FetchRequest
 from monitor import schedule, workers
 from monitor.check import CheckResult, process, reevaluate_all
+from monitor.config import Config, load_config
+from monitor.errors import ClaimwatchError
+from monitor.outbox import QueuePolicy, queue_operator
 from monitor.rules import Ruleset, RulesInvalid, load_rules
 from monitor.sdnotify import Notifier
 from monitor.store import Store, Watch
@@ -50,6 +55,7 @@ class DaemonSettings:
 
     state_dir: Path
     rules_path: Path
+    config: Config = field(default_factory=Config)
     workers: int = max(1, os.cpu_count() or 1)
     concurrency: int = 16
     per_host: int = 4
@@ -57,7 +63,7 @@ class DaemonSettings:
     max_inflight: int = 64
     feed_interval: float = 1.0
     status_interval: float = 5.0
-    failure_alert_after: int = 5
+    delivery_interval: float = 10.0
     drain_seconds: float = 7.0
     recycle_after: int = 500
     once: bool = False
@@ -105,6 +111,7 @@ class Daemon:
     def __init__(self, settings: DaemonSettings, ruleset: Ruleset,
                  notifier: Notifier | None = None) -> None:
         self.settings = settings
+        self.config = settings.config
         self.ruleset = ruleset
         self.rules_text = settings.rules_path.read_text(encoding="utf-8")
         self.notifier = notifier or Notifier()
@@ -125,6 +132,9 @@ class Daemon:
         self._reader: Store | None = None
         self._loops: list[Any] = []
         self.exit_code = 0
+        self._deliver_now = threading.Event()
+        self._delivery_stop = threading.Event()
+        self._delivery: threading.Thread | None = None
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -142,6 +152,10 @@ class Daemon:
         self._writer = threading.Thread(target=self._writer_loop, name="claimwatch-writer",
                                         daemon=True)
         self._writer.start()
+        if not self.settings.once:
+            self._delivery = threading.Thread(target=self._delivery_loop,
+                                              name="claimwatch-delivery", daemon=True)
+            self._delivery.start()
         self._writes.put(("reevaluate", self.ruleset))
         if self.settings.once:
             self._once_queue = collections.deque(self._reader.due_watches(
@@ -231,6 +245,10 @@ class Daemon:
         self._writes.put(("stop", None))
         if self._writer is not None:
             self._writer.join(timeout=5)
+        self._delivery_stop.set()
+        self._deliver_now.set()
+        if self.settings.once and self.exit_code == 0:
+            self._deliver_once()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if self._reader is not None:
@@ -251,14 +269,26 @@ class Daemon:
             self._reactor.stop()
 
     def reload(self) -> None:
-        """SIGHUP: load the rules again; keep the running ones if the new file is invalid."""
+        """SIGHUP: load the configuration and the rules again; keep the running ones (and tell
+        the operator) if a new file is invalid."""
+        if self.config.source is not None:
+            try:
+                self.config = load_config(self.config.source)
+                log.info("reload: configuration %s loaded", self.config.source)
+                self._deliver_now.set()
+            except ClaimwatchError as exc:
+                log.error("reload: keeping the running configuration: %s", exc)
+                self.operator_alert("configuration reload failed",
+                                    f"Still running the last good configuration: {exc}")
         path = self.settings.rules_path
         try:
             ruleset = load_rules(path)
             text = path.read_text(encoding="utf-8")
         except (RulesInvalid, OSError) as exc:
             log.error("reload: keeping the running rules: %s", exc)
-            self.operator_alert(f"rules reload failed, still running the last good rules: {exc}")
+            self.operator_alert("rules reload failed",
+                                f"Still running the last good rules ({self.ruleset.digest}): "
+                                f"{exc}")
             return
         if ruleset.digest == self.ruleset.digest:
             log.info("reload: rules unchanged")
@@ -271,9 +301,10 @@ class Daemon:
         self._writes.put(("reevaluate", ruleset))
         log.info("reload: rules %s loaded", ruleset.digest)
 
-    def operator_alert(self, message: str) -> None:
-        """An operational problem for the operator (not for reviewers)."""
-        log.warning("operator: %s", message)
+    def operator_alert(self, subject: str, text: str) -> None:
+        """An operational problem for the operators (not the reviewers), through the outbox."""
+        log.warning("operator: %s: %s", subject, text)
+        self._writes.put(("operator", (subject, text)))
 
     # --------------------------------------------------------------------------- feeding
 
@@ -350,6 +381,10 @@ class Daemon:
                 try:
                     if kind == "page":
                         self._record_batch(store, [item, *self._more_pages()])
+                    elif kind == "operator":
+                        queue_operator(store, "daemon", now=time.time(), subject=item[0],
+                                       text=item[1])
+                        self._deliver_now.set()
                     elif kind == "reevaluate":
                         counts = reevaluate_all(store, item)
                         if counts["pages"]:
@@ -407,7 +442,8 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001 - a broken page is an error, not a crash
                 page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
         now = time.time()
-        result = process(store, page, self.ruleset, now=now, analysis=result_analysis)
+        result = process(store, page, self.ruleset, now=now, analysis=result_analysis,
+                         queue=QueuePolicy.from_config(self.config.notify))
         current = store.watch_by_id(watch.id)
         assert current is not None
         if result.status in ("error", "suspect"):
@@ -418,12 +454,10 @@ class Daemon:
         return result, current
 
     def _after(self, watch: Watch, result: CheckResult, current: Watch) -> None:
-        """What follows a committed page: counts, operator alerts, a log line."""
+        """What follows a committed page: counts, delivery of what it queued, a log line."""
         self.summary.add(result)
-        if result.status in ("error", "suspect") and \
-                current.failures == self.settings.failure_alert_after:
-            self.operator_alert(f"{watch.url} failed {current.failures} times in a row: "
-                                f"{current.last_error}")
+        if result.queued:
+            self._deliver_now.set()
         if result.status in ("first", "changed") or result.alerting:
             log.info("%s: %s, %d new, %d resolved", watch.url, result.status,
                      sum(1 for f in result.findings if f.state in ("new", "baseline")),
@@ -445,12 +479,50 @@ class Daemon:
                 "rules": self.ruleset.digest, "inflight": inflight,
                 "checked": self.summary.checked, **counts}
         store.set_meta(HEARTBEAT_KEY, json.dumps(beat))
+        outbox = store.outbox_counts()
         self._status_text = (f"{counts['watches']} watches, {counts['due']} due, "
                              f"{counts['failing']} failing, {inflight} in progress, "
-                             f"{self.summary.checked} checked")
+                             f"{self.summary.checked} checked, outbox {outbox.get('pending', 0)}"
+                             f" pending / {outbox.get('failed', 0)} failed")
 
     def _status(self) -> None:
         self.notifier.send(STATUS=self._status_text)
+
+    # -------------------------------------------------------------------------- delivery
+
+    def _delivery_loop(self) -> None:
+        """Send the outbox off the reactor thread; wake early when a check queued something."""
+        from monitor.notify import deliver_pending
+
+        store = Store.in_dir(self.settings.state_dir)
+        try:
+            while not self._delivery_stop.is_set():
+                wait = self.settings.delivery_interval
+                if self.config.notify.enabled:
+                    try:
+                        report = deliver_pending(store, self.config.notify, now=time.time())
+                        if report.next_due is not None:
+                            wait = min(wait, max(0.5, report.next_due - time.time()))
+                    except Exception as exc:  # noqa: BLE001 - keep delivering later
+                        log.error("delivery failed: %s", exc)
+                self._deliver_now.wait(wait)
+                self._deliver_now.clear()
+        finally:
+            store.close()
+
+    def _deliver_once(self) -> None:
+        """`run --once`: deliver what the cycle queued before exiting."""
+        if not self.config.notify.enabled:
+            return
+        from monitor.notify import deliver_pending
+
+        with Store.in_dir(self.settings.state_dir) as store:
+            try:
+                report = deliver_pending(store, self.config.notify, now=time.time(),
+                                         ignore_backoff=True)
+                log.info("delivered: %d pending, %d failed", report.pending, report.failed)
+            except Exception as exc:  # noqa: BLE001
+                log.error("delivery failed: %s", exc)
 
     # ------------------------------------------------------------------------------ pool
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +115,51 @@ MIGRATIONS: list[str] = [
         snapshot_id INTEGER REFERENCES snapshots(id)
     );
     CREATE INDEX fetch_log_by_watch ON fetch_log(watch_id, id);
+    """,
+    # 2: notifications (outbox, per-target deliveries) and the reviewer workflow (mutes)
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        watch_id INTEGER REFERENCES watches(id),
+        snapshot_id INTEGER REFERENCES snapshots(id),
+        created_at REAL NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        lease_owner TEXT,
+        lease_until REAL,
+        finished_at REAL,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_by_status ON outbox(status, next_attempt_at);
+    CREATE TABLE outbox_findings (
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        finding_id INTEGER NOT NULL REFERENCES findings(id),
+        PRIMARY KEY (outbox_id, finding_id)
+    );
+    CREATE INDEX outbox_findings_by_finding ON outbox_findings(finding_id);
+    CREATE TABLE deliveries (
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        target TEXT NOT NULL,
+        label TEXT NOT NULL,
+        delivered_at REAL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at REAL,
+        last_error TEXT,
+        PRIMARY KEY (outbox_id, target)
+    );
+    CREATE TABLE mutes (
+        id INTEGER PRIMARY KEY,
+        watch_id INTEGER NOT NULL REFERENCES watches(id),
+        rule TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        note TEXT,
+        UNIQUE (watch_id, rule)
+    );
     """,
 ]
 
@@ -225,6 +270,61 @@ class Evidence:
     body: bytes
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A queued notification: one message for one audience, delivered to each target."""
+
+    id: int
+    kind: str
+    audience: str
+    watch_id: int | None
+    snapshot_id: int | None
+    created_at: float
+    tags: tuple[str, ...]
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: float
+    lease_owner: str | None
+    lease_until: float | None
+    finished_at: float | None
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> OutboxRow:
+        values = {k: row[k] for k in cls.__dataclass_fields__}
+        values["tags"] = tuple(json.loads(row["tags"]))
+        values["payload"] = json.loads(row["payload"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one message at one target (a target is a salted hash of its URL)."""
+
+    outbox_id: int
+    target: str
+    label: str
+    delivered_at: float | None
+    attempts: int
+    last_attempt_at: float | None
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Delivery:
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ListedFinding:
+    """A finding with its page, as the reviewer workflow lists it."""
+
+    finding: StoredFinding
+    url: str
+    title: str
+    muted: bool
 
 
 # -------------------------------------------------------------------------------- store
@@ -414,6 +514,13 @@ class Store:
         rows = list(self.db.query("SELECT * FROM snapshots WHERE id = ?", [snapshot_id]))
         return Snapshot.from_row(rows[0]) if rows else None
 
+    def previous_snapshot(self, watch_id: int, snapshot_id: int) -> Snapshot | None:
+        """The good snapshot of a page just before the given one."""
+        rows = list(self.db.query(
+            "SELECT * FROM snapshots WHERE watch_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
+            [watch_id, snapshot_id]))
+        return Snapshot.from_row(rows[0]) if rows else None
+
     def snapshots(self, watch_id: int) -> list[Snapshot]:
         return [Snapshot.from_row(r) for r in self.db.query(
             "SELECT * FROM snapshots WHERE watch_id = ? ORDER BY id", [watch_id])]
@@ -521,6 +628,191 @@ class Store:
         return list(self.db.query(
             "SELECT * FROM fetch_log WHERE watch_id = ? ORDER BY id DESC LIMIT ?",
             [watch_id, limit]))
+
+    # ==================================================================================
+    # Notifications (issue 5): the outbox, per-target deliveries, acks and mutes.
+    # The rules of delivery live in monitor/notify.py; this section only reads and writes.
+    # ==================================================================================
+
+    # -- outbox
+
+    def enqueue(self, kind: str, audience: str, *, watch_id: int | None,
+                snapshot_id: int | None, now: float, tags: list[str],
+                payload: dict[str, Any], finding_ids: list[int]) -> int:
+        """Queue a message; call inside the transaction that made what it reports."""
+        cur = self.db.execute(
+            "INSERT INTO outbox(kind, audience, watch_id, snapshot_id, created_at, tags, payload,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [kind, audience, watch_id, snapshot_id, now, json.dumps(sorted(set(tags))),
+             json.dumps(payload, ensure_ascii=False), now])
+        outbox_id = int(cur.lastrowid)
+        for finding_id in finding_ids:
+            self.db.execute("INSERT OR IGNORE INTO outbox_findings(outbox_id, finding_id)"
+                            " VALUES (?, ?)", [outbox_id, finding_id])
+        return outbox_id
+
+    def outbox_row(self, outbox_id: int) -> OutboxRow | None:
+        rows = list(self.db.query("SELECT * FROM outbox WHERE id = ?", [outbox_id]))
+        return OutboxRow.from_row(rows[0]) if rows else None
+
+    def outbox(self, statuses: Collection[str] | None = None,
+               limit: int = 1000) -> list[OutboxRow]:
+        """Queued messages, oldest first, optionally only those in the given statuses."""
+        if statuses is None:
+            query, args = "SELECT * FROM outbox ORDER BY id LIMIT ?", [limit]
+        else:
+            marks = ", ".join("?" * len(statuses))
+            query = f"SELECT * FROM outbox WHERE status IN ({marks}) ORDER BY id LIMIT ?"
+            args = [*statuses, limit]
+        return [OutboxRow.from_row(r) for r in self.db.query(query, args)]
+
+    def claim_outbox(self, owner: str, *, clock: float, lease_until: float,
+                     due_by: float | None, audiences: Collection[str],
+                     only: Collection[int] | None = None, exclude: Collection[int] = (),
+                     may_steal: Callable[[str], bool] = lambda owner: False) -> OutboxRow | None:
+        """Lease the oldest pending message that is due and not leased by a live sender.
+
+        `clock` is the real time leases are compared with; `due_by` the back-off clock (None:
+        ignore back-off). BEGIN IMMEDIATE makes two senders claim one after the other."""
+        if not audiences:
+            return None
+        where = ["status = 'pending'", f"audience IN ({', '.join('?' * len(audiences))})"]
+        args: list[Any] = list(audiences)
+        if due_by is not None:
+            where.append("next_attempt_at <= ?")
+            args.append(due_by)
+        if only is not None:
+            if not only:
+                return None
+            where.append(f"id IN ({', '.join('?' * len(only))})")
+            args.extend(only)
+        with self.transaction():
+            for row in self.db.query(
+                    f"SELECT * FROM outbox WHERE {' AND '.join(where)} ORDER BY id", args):
+                if row["id"] in exclude:
+                    continue
+                held = row["lease_owner"] is not None and (row["lease_until"] or 0) > clock
+                if held and row["lease_owner"] != owner and not may_steal(row["lease_owner"]):
+                    continue
+                self.db.execute("UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                                [owner, lease_until, row["id"]])
+                return OutboxRow.from_row({**row, "lease_owner": owner,
+                                           "lease_until": lease_until})
+        return None
+
+    def finish_outbox(self, outbox_id: int, owner: str, *, status: str, attempts: int,
+                      next_attempt_at: float, finished_at: float | None,
+                      last_error: str | None) -> bool:
+        """Record the outcome of a pass over a message and release its lease.
+
+        Only the lease holder may do so: False if another sender took the lease over."""
+        cur = self.db.execute(
+            "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, finished_at = ?,"
+            " last_error = ?, lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND lease_owner = ?",
+            [status, attempts, next_attempt_at, finished_at, last_error, outbox_id, owner])
+        return cur.rowcount == 1
+
+    def release_outbox(self, outbox_id: int, owner: str) -> None:
+        self.db.execute("UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
+                        " WHERE id = ? AND lease_owner = ?", [outbox_id, owner])
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Number of messages in each status."""
+        return {r["status"]: r["n"] for r in self.db.query(
+            "SELECT status, count(*) AS n FROM outbox GROUP BY status")}
+
+    def next_due(self) -> float | None:
+        """When the earliest pending message is due (None: nothing pending)."""
+        row = self.db.execute(
+            "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'").fetchone()
+        return row[0]
+
+    def retry_failed(self, now: float) -> int:
+        """Put failed messages back in the queue with fresh attempts; returns how many."""
+        cur = self.db.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+            " finished_at = NULL WHERE status = 'failed'", [now])
+        return cur.rowcount
+
+    def outbox_for_finding(self, finding_id: int) -> list[OutboxRow]:
+        return [OutboxRow.from_row(r) for r in self.db.query(
+            "SELECT outbox.* FROM outbox JOIN outbox_findings ON outbox_id = outbox.id"
+            " WHERE finding_id = ? ORDER BY outbox.id", [finding_id])]
+
+    # -- deliveries
+
+    def deliveries(self, outbox_id: int) -> list[Delivery]:
+        return [Delivery.from_row(r) for r in self.db.query(
+            "SELECT * FROM deliveries WHERE outbox_id = ? ORDER BY label", [outbox_id])]
+
+    def record_delivery(self, outbox_id: int, target: str, label: str, *, at: float,
+                        error: str | None) -> None:
+        """One attempt at one target: delivered (error None) or the error. Its own commit."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO deliveries(outbox_id, target, label, delivered_at, attempts,"
+                " last_attempt_at, last_error) VALUES (?, ?, ?, ?, 1, ?, ?)"
+                " ON CONFLICT(outbox_id, target) DO UPDATE SET label = excluded.label,"
+                " delivered_at = coalesce(deliveries.delivered_at, excluded.delivered_at),"
+                " attempts = deliveries.attempts + 1, last_attempt_at = excluded.last_attempt_at,"
+                " last_error = excluded.last_error",
+                [outbox_id, target, label, at if error is None else None, at, error])
+
+    # -- acknowledgements and mutes
+
+    def ack_findings(self, finding_ids: Collection[int], *, now: float,
+                     note: str | None) -> None:
+        """Acknowledge findings; an earlier acknowledgement keeps its time, a note replaces."""
+        self.db.conn.executemany("UPDATE findings SET acked_at = coalesce(acked_at, ?),"
+                                 " ack_note = coalesce(?, ack_note) WHERE id = ?",
+                                 [(now, note, fid) for fid in finding_ids])
+
+    def add_mute(self, watch_id: int, rule: str, *, now: float, note: str | None) -> bool:
+        """Mute a rule on a page; False if it already was."""
+        cur = self.db.execute("INSERT OR IGNORE INTO mutes(watch_id, rule, created_at, note)"
+                              " VALUES (?, ?, ?, ?)", [watch_id, rule, now, note])
+        return cur.rowcount == 1
+
+    def remove_mute(self, watch_id: int, rule: str) -> bool:
+        cur = self.db.execute("DELETE FROM mutes WHERE watch_id = ? AND rule = ?",
+                              [watch_id, rule])
+        return cur.rowcount == 1
+
+    def muted_rules(self, watch_id: int) -> set[str]:
+        return {r["rule"] for r in self.db.query(
+            "SELECT rule FROM mutes WHERE watch_id = ?", [watch_id])}
+
+    def mutes(self) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT watches.url, mutes.rule, mutes.created_at, mutes.note FROM mutes"
+            " JOIN watches ON watches.id = mutes.watch_id ORDER BY watches.url, mutes.rule"))
+
+    def listed_findings(self, *, finding_ids: Collection[int] | None = None,
+                        unresolved: bool | None = None, acked: bool | None = None,
+                        muted: bool | None = None) -> list[ListedFinding]:
+        """Findings with their page URL, title and mute state, filtered; oldest first."""
+        where: list[str] = ["1"]
+        args: list[Any] = []
+        if finding_ids is not None:
+            where.append(f"f.id IN ({', '.join('?' * len(finding_ids)) or 'NULL'})")
+            args.extend(finding_ids)
+        if unresolved is not None:
+            where.append("f.resolved_at IS NULL" if unresolved else "f.resolved_at IS NOT NULL")
+        if acked is not None:
+            where.append("f.acked_at IS NOT NULL" if acked else "f.acked_at IS NULL")
+        if muted is not None:
+            where.append(("" if muted else "NOT ") + "EXISTS (SELECT 1 FROM mutes m"
+                         " WHERE m.watch_id = f.watch_id AND m.rule = f.rule)")
+        rows = self.db.query(
+            "SELECT f.*, w.url AS page_url, EXISTS (SELECT 1 FROM mutes m WHERE"
+            " m.watch_id = f.watch_id AND m.rule = f.rule) AS page_muted,"
+            " (SELECT s.title FROM snapshots s WHERE s.watch_id = f.watch_id"
+            "  ORDER BY s.id DESC LIMIT 1) AS page_title"
+            f" FROM findings f JOIN watches w ON w.id = f.watch_id WHERE {' AND '.join(where)}"
+            " ORDER BY f.id", args)
+        return [ListedFinding(StoredFinding.from_row(r), r["page_url"], r["page_title"] or "",
+                              bool(r["page_muted"])) for r in rows]
 
 
 def _statements(script: str) -> list[str]:

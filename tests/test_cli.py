@@ -122,3 +122,123 @@ def test_every_command_has_help():
             walk(cmd, path + [name])
 
     walk(main, [])
+
+
+# ------------------------------------------------------------------ notifications and review
+
+def test_check_prints_one_json_object_then_sends_its_alert(site, tmp_path):
+    from conftest import run_claimwatch
+    from receivers import JsonReceiver
+
+    with JsonReceiver() as hook:
+        (tmp_path / "claimwatch.toml").write_text(
+            f'state_dir = "st"\nrules = "{RULES}"\n[notify]\nurls = ["{hook.url()}"]\n')
+        site.serve("/r/", page("ridgeline/v2.html"))
+        run = run_claimwatch("check", site.url("/r/"), "--json", cwd=tmp_path)
+        assert run.returncode == 1, run.stderr
+        out = json.loads(run.stdout)  # the whole of stdout is one JSON object
+        assert out["status"] == "first"
+        assert (tmp_path / "st" / "claimwatch.db").exists()  # state_dir from the config
+        assert len(hook.received) == 1
+        assert hook.received[0].title.startswith("[claimwatch] Initial audit: 4 claims")
+        for f in out["findings"]:
+            assert f["text"] in hook.received[0].message
+
+
+def test_no_notify_queues_and_deliver_sends_later_with_an_honest_exit_status(site, tmp_path):
+    from conftest import cli_env, run_claimwatch
+    from receivers import JsonReceiver
+
+    site.serve("/r/", page("ridgeline/v2.html"))
+    with JsonReceiver() as hook:
+        env = cli_env(CLAIMWATCH_NOTIFY=hook.url(), CLAIMWATCH_STATE_DIR="st",
+                      CLAIMWATCH_RULES=str(RULES))
+        run = run_claimwatch("check", site.url("/r/"), "--no-notify", cwd=tmp_path, env=env)
+        assert run.returncode == 1 and hook.received == []
+        hook.stop()
+        down = run_claimwatch("deliver", cwd=tmp_path, env=env)
+        assert down.returncode == 1 and "FAILED" in down.stdout and "1 pending" in down.stdout
+        hook.start()
+        up = run_claimwatch("deliver", cwd=tmp_path, env=env)  # back-off ignored
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "0 pending, 0 failed" in up.stdout
+        assert [r.title.split(":")[0] for r in hook.received] == ["[claimwatch] Initial audit"]
+        status = run_claimwatch("notify", "status", "--all", "--json", cwd=tmp_path, env=env)
+        [message] = json.loads(status.stdout)["messages"]
+        assert message["status"] == "sent" and message["attempts"] == 2
+
+
+def test_notify_test_prints_each_targets_real_result(tmp_path):
+    from conftest import cli_env, run_claimwatch
+    from receivers import JsonReceiver
+
+    none = run_claimwatch("notify", "test", cwd=tmp_path)
+    assert none.returncode == 2 and "no notification target configured" in none.stderr
+    with JsonReceiver() as live, JsonReceiver() as dead:
+        dead.stop()
+        env = cli_env(CLAIMWATCH_NOTIFY=f"{live.url()} {dead.url()}")
+        run = run_claimwatch("notify", "test", cwd=tmp_path, env=env)
+        assert run.returncode == 1
+        assert f"OK      {live.url()}" in run.stdout
+        assert f"FAILED  {dead.url()}: failure: " in run.stdout
+        assert len(live.received) == 1 and "test message" in live.received[0].title
+        bad = run_claimwatch("notify", "test", cwd=tmp_path,
+                             env=cli_env(CLAIMWATCH_NOTIFY="nope://x"))
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+        assert "notify.urls: entry 1 (nope://...)" in bad.stderr
+
+
+def test_alerts_commands_list_show_ack_and_mute(tmp_path, ruleset):
+    from conftest import record
+
+    from monitor.store import Store
+
+    state = tmp_path / "state"
+    url = "http://127.0.0.1:1/r/"
+    with Store.in_dir(state) as store:
+        record(store, ruleset, url, page("ridgeline/v1.html"))
+        record(store, ruleset, url, page("ridgeline/v2.html"))
+    runner = CliRunner()
+
+    def cw(*args):
+        return runner.invoke(main, ["alerts", *args, "--state", str(state)])
+
+    listed = json.loads(cw("--json").output)
+    assert [a["status"] for a in listed] == ["open"] * 4
+    first = listed[0]
+    shown = cw("show", str(first["id"]))
+    assert shown.exit_code == 0
+    assert f"claim:      {first['text']}" in shown.output
+    assert "The change that introduced it" in shown.output and "+ " in shown.output
+    assert "evidence:   HTTP 200" in shown.output and "notified:   cw-1" in shown.output
+    raw = cw("show", str(first["id"]), "--raw")
+    assert raw.exit_code == 0 and raw.output == page("ridgeline/v2.html").decode()
+    acked = cw("ack", str(first["id"]), "--note", "checked with the clinic")
+    assert acked.exit_code == 0 and f"acknowledged #{first['id']}" in acked.output
+    assert len(json.loads(cw("--json").output)) == 3
+    assert json.loads(cw("--status", "acked", "--json").output)[0]["ack_note"] == (
+        "checked with the clinic")
+    muted = runner.invoke(main, ["alerts", "mute", url, "--rule", "outcome-statistic",
+                                 "--state", str(state)])
+    assert muted.exit_code == 0 and "muted outcome-statistic" in muted.output
+    remaining = json.loads(cw("--json").output)
+    assert {a["rule"] for a in remaining} == {"fda-approval-claim", "testimonial-quote"}
+    assert "outcome-statistic" in cw("mutes").output
+    assert any(a["muted"] for a in json.loads(cw("--include-muted", "--json").output))
+    missing = cw("ack", "999")
+    assert missing.exit_code == 2 and "no finding with id 999" in missing.output
+
+
+def test_report_writes_one_self_contained_file(tmp_path, ruleset):
+    from conftest import SCRIPT_PAGE, record
+
+    from monitor.store import Store
+
+    state = tmp_path / "state"
+    with Store.in_dir(state) as store:
+        record(store, ruleset, "http://127.0.0.1:1/evil/", SCRIPT_PAGE.read_bytes())
+    out = tmp_path / "out.html"
+    result = CliRunner().invoke(main, ["report", "--state", str(state), "--out", str(out)])
+    assert result.exit_code == 0 and f"wrote {out}" in result.output
+    html = out.read_text()
+    assert "<script" not in html and "&lt;script&gt;" in html and "<mark>" in html
