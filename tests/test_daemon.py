@@ -11,29 +11,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 from conftest import RULES, page
+from receivers import JsonReceiver, wait_until
 from test_cli import claimwatch
 
 from demo.server import SiteServer
 from monitor.store import Store
 
 EXE = str(Path(sys.executable).parent / "claimwatch")
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
-    """Poll a condition until it is truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
 
 
 @contextmanager
@@ -75,16 +65,19 @@ def state(tmp_path: Path) -> Path:
     return tmp_path / "state"
 
 
-def test_daemon_checks_on_schedule_and_records_a_new_claim(site, state):
+def test_daemon_checks_on_schedule_and_the_alert_reaches_a_receiver(site, state):
     site.serve("/r/", page("ridgeline/v1.html"))
     url = site.url("/r/")
     assert claimwatch("watch", "add", url, "--every", "10s", "--state", str(state)).returncode == 0
-    with daemon(state) as proc:
-        wait_for(lambda: checked(state, url) >= 1, 30, "the first scheduled check")
+    with JsonReceiver() as hook, daemon(state, env={"CLAIMWATCH_NOTIFY": hook.url()}) as proc:
+        wait_until(lambda: checked(state, url) >= 1, 30, "the first scheduled check")
         assert findings(state) == []
         site.serve("/r/", page("ridgeline/v2.html"))
-        new = wait_for(lambda: findings(state, origin="new"), 30, "new findings after the edit")
+        new = wait_until(lambda: findings(state, origin="new"), 30, "new findings after the edit")
         assert {f.category for f in new} >= {"regulatory-misstatement", "unsourced-outcome-claim"}
+        alert = wait_until(lambda: [r for r in hook.received if "FDA-cleared" in r.message],
+                           30, "the digest at the webhook")
+        assert len(alert) == 1 and url in alert[0].message
         assert proc.poll() is None
 
 
@@ -95,11 +88,11 @@ def test_recheck_goes_ahead_of_the_schedule(site, state):
     with Store.in_dir(state) as store:  # due now rather than within the spread
         store.update_watch(store.watch(url).id, next_check=0)
     with daemon(state):
-        wait_for(lambda: checked(state, url) >= 1, 30, "the first check")
+        wait_until(lambda: checked(state, url) >= 1, 30, "the first check")
         site.serve("/r/", page("ridgeline/v2.html"))
         run = claimwatch("recheck", url, "--state", str(state))
         assert run.returncode == 0 and "the daemon checks it next" in run.stdout
-        wait_for(lambda: findings(state, origin="new"), 15, "the recheck to find the edit")
+        wait_until(lambda: findings(state, origin="new"), 15, "the recheck to find the edit")
 
 
 def test_sigterm_finishes_and_exits_0_within_10s(state):
@@ -111,7 +104,7 @@ def test_sigterm_finishes_and_exits_0_within_10s(state):
             store.update_watch(store.watch(url).id, next_check=0)
         site.fault("/slow/", "slow")
         with daemon(state) as proc:
-            wait_for(lambda: site.hits.get("/slow/"), 20, "the slow page to be requested")
+            wait_until(lambda: site.hits.get("/slow/"), 20, "the slow page to be requested")
             started = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
@@ -127,19 +120,30 @@ def test_sighup_keeps_the_last_good_rules_then_applies_new_ones(site, state, tmp
     claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
     with Store.in_dir(state) as store:
         store.update_watch(store.watch(url).id, next_check=0)
-    with daemon(state, rules=rules) as proc:
-        wait_for(lambda: findings(state, rule="fda-approval-claim"), 30, "baseline findings")
+    with JsonReceiver() as ops, daemon(state, rules=rules,
+                                       env={"CLAIMWATCH_CONFIG": str(_operator_config(
+                                           tmp_path, ops.url("/ops")))}) as proc:
+        wait_until(lambda: findings(state, rule="fda-approval-claim"), 30, "baseline findings")
         rules.write_text(RULES.read_text().replace("severity: high", "severity: urgent", 1))
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "keeping the running rules" in log_of(proc), 10, "the reload error")
+        wait_until(lambda: "keeping the running rules" in log_of(proc), 10, "the reload error")
+        told = wait_until(lambda: [r for r in ops.received if "rules reload failed" in r.title],
+                          20, "the operator notice")
+        assert "severity" in told[0].message
         assert proc.poll() is None
         rules.write_text(RULES.read_text().replace(
             "  - id: fda-approval-claim\n", "  - id: fda-approval-claim\n    enabled: false\n"))
         proc.send_signal(signal.SIGHUP)
-        resolved = wait_for(lambda: [f for f in findings(state, rule="fda-approval-claim")
+        resolved = wait_until(lambda: [f for f in findings(state, rule="fda-approval-claim")
                                      if f.resolved_reason == "rules changed"], 15,
                             "the FDA finding to resolve under the new rules")
         assert resolved and not findings(state, origin="new")
+
+
+def _operator_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "claimwatch.toml"
+    config.write_text(f'[notify]\noperator_urls = ["{url}"]\n')
+    return config
 
 
 def test_sigkill_mid_cycle_then_restart_loses_and_repeats_nothing(state):
@@ -165,14 +169,14 @@ def test_sigkill_mid_cycle_then_restart_loses_and_repeats_nothing(state):
                 return sum(1 for w in store.watches() if w.last_success)
 
         with daemon(state) as proc:
-            wait_for(lambda: recorded() >= 3, 30, "a few pages recorded")
+            wait_until(lambda: recorded() >= 3, 30, "a few pages recorded")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
         partial = recorded()
         for path in site.routes:
             site.fault(path, None)
         with daemon(state):
-            wait_for(lambda: recorded() == pages, 60, "every page recorded after the restart")
+            wait_until(lambda: recorded() == pages, 60, "every page recorded after the restart")
     assert partial < pages, "the kill came too late to test anything"
     with Store.in_dir(state) as store:
         for w in store.watches():
@@ -197,13 +201,13 @@ def test_systemd_notifications_ready_status_watchdog(site, state, tmp_path):
 
     env = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
     with daemon(state, env=env) as proc:
-        wait_for(lambda: received("READY=1"), 30, "READY=1")
-        wait_for(lambda: received("WATCHDOG=1"), 5, "WATCHDOG=1")
-        wait_for(lambda: received("STATUS=") and any("watches" in m for m in messages), 15,
+        wait_until(lambda: received("READY=1"), 30, "READY=1")
+        wait_until(lambda: received("WATCHDOG=1"), 5, "WATCHDOG=1")
+        wait_until(lambda: received("STATUS=") and any("watches" in m for m in messages), 15,
                  "a STATUS line with the watch counts")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
-    wait_for(lambda: received("STOPPING=1"), 5, "STOPPING=1")
+    wait_until(lambda: received("STOPPING=1"), 5, "STOPPING=1")
     sock.close()
 
 
@@ -215,7 +219,7 @@ def test_check_and_status_work_while_the_daemon_runs(site, state):
         urls.append(site.url(f"/w{i}/"))
     claimwatch("watch", "add", *urls, "--every", "10s", "--state", str(state))
     with daemon(state) as proc:
-        wait_for(lambda: "running" in claimwatch("status", "--state", str(state)).stdout, 30,
+        wait_until(lambda: "running" in claimwatch("status", "--state", str(state)).stdout, 30,
                  "status to report the daemon running")
         for _ in range(3):
             run = claimwatch("check", site.url("/r/"), "--state", str(state), "--json")
