@@ -125,6 +125,7 @@ class Daemon:
         self._once_queue: collections.deque[Watch] | None = None
         self._status_text = "starting"
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_tasks = 0
         self._crawler: Any = None  # set once its spider is open: feeding starts then
         self._pending_crawler: Any = None
         self._reactor: Any = None
@@ -358,8 +359,7 @@ class Daemon:
         changed = (page.ok and not page.not_modified and bool(page.body)
                    and hashlib.sha256(page.body).hexdigest() != watch.body_sha256)
         if changed:
-            assert self._pool is not None
-            future = self._pool.submit(workers.analyse_page, page)
+            future = self._worker_pool().submit(workers.analyse_page, page)
             future.add_done_callback(
                 lambda f, w=watch, p=page: self._writes.put(("page", (w, p, f))))
         else:
@@ -526,13 +526,26 @@ class Daemon:
 
     # ------------------------------------------------------------------------------ pool
 
+    def _worker_pool(self) -> ProcessPoolExecutor:
+        """The pool for the next page: a fresh one every `recycle_after` pages per worker, so
+        trafilatura and lxml never hold memory for long. The old pool finishes its queue and
+        its workers exit. (Not max_tasks_per_child: on Python 3.11 it deadlocks the pool once
+        workers retire, CPython gh-115634.)"""
+        assert self._pool is not None
+        if self._pool_tasks >= self.settings.recycle_after * self.settings.workers:
+            old, self._pool = self._pool, self._new_pool(self.rules_text)
+            old.shutdown(wait=False)
+            log.debug("worker pool recycled")
+        self._pool_tasks += 1
+        return self._pool
+
     def _new_pool(self, rules_text: str) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
+        self._pool_tasks = 0
         return ProcessPoolExecutor(
-            max_workers=self.settings.workers, mp_context=context,
-            initializer=workers.init, initargs=(rules_text, str(self.settings.rules_path)),
-            max_tasks_per_child=self.settings.recycle_after)
+            max_workers=self.settings.workers, mp_context=context, initializer=workers.init,
+            initargs=(rules_text, str(self.settings.rules_path), os.getpid()))
 
 
 def heartbeat(store: Store) -> dict[str, Any] | None:

@@ -8,6 +8,10 @@ daemon validated, so a worker can never run rules that differ from the daemon's.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 from crawler.items import FetchedPage
 from monitor.check import Analysis, analyse
 from monitor.rules import Ruleset, parse_rules
@@ -15,10 +19,26 @@ from monitor.rules import Ruleset, parse_rules
 _ruleset: Ruleset | None = None
 
 
-def init(rules_text: str, rules_path: str) -> None:
-    """Pool initializer: parse the rules the daemon already validated (examples skipped)."""
+def init(rules_text: str, rules_path: str, daemon_pid: int) -> None:
+    """Pool initializer: parse the rules the daemon already validated (examples skipped), and
+    exit if the daemon dies: a killed daemon must not leave its workers behind."""
     global _ruleset
     _ruleset = parse_rules(rules_text, rules_path, run_examples=False)
+    threading.Thread(target=_exit_with, args=(daemon_pid,), daemon=True,
+                     name="claimwatch-orphan-watch").start()
+
+
+def _exit_with(pid: int) -> None:
+    # Workers are children of the forkserver, not of the daemon, and the pool's pipes are
+    # held open by every worker, so nothing else tells them the daemon is gone.
+    while True:
+        time.sleep(2)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
 
 
 def ready() -> bool:

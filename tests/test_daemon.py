@@ -246,3 +246,42 @@ def test_run_once_all_checks_everything_and_exits(site, state):
     again = subprocess.run([EXE, "run", "--once", "--json", "--state", str(state), "--rules",
                             str(RULES)], capture_output=True, text=True, timeout=120)
     assert json.loads(again.stdout)["checked"] == 0  # nothing due yet: --once without --all
+
+
+def test_worker_pools_are_recycled_without_hanging(state, tmp_path):
+    config = tmp_path / "claimwatch.toml"
+    config.write_text("[daemon]\nworkers = 1\nrecycle_after = 2\n")
+    with SiteServer() as site:
+        for i in range(9):
+            site.serve(f"/c{i}/", page("bluepine/v1.html").replace(b"Tampa", f"T{i}".encode()))
+        claimwatch("watch", "add", *[site.url(f"/c{i}/") for i in range(9)],
+                   "--state", str(state))
+        run = subprocess.run([EXE, "--config", str(config), "run", "--once", "--all", "--json",
+                              "--state", str(state), "--rules", str(RULES)],
+                             capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["first"] == 9  # 9 pages through 5 successive pools
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with suppress(OSError):
+                if marker.encode() in (proc / "environ").read_bytes():
+                    found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_killed_daemon_leaves_no_worker_processes(site, state):
+    marker = f"CLAIMWATCH_TEST_MARK=orphans-{os.getpid()}-{time.monotonic_ns()}"
+    key, value = marker.split("=")
+    site.serve("/r/", page("ridgeline/v2.html"))
+    claimwatch("watch", "add", site.url("/r/"), "--state", str(state))
+    with daemon(state, env={key: value}) as proc:
+        wait_until(lambda: len(_processes_with(marker)) >= 3, 30,
+                   "the daemon, its forkserver and workers")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    wait_until(lambda: not _processes_with(marker), 20, "the workers to notice and exit")
