@@ -64,7 +64,9 @@ class WatchSpider(scrapy.Spider):
             meta={"handle_httpstatus_list": [304], "fetch": fetch, "started": time.monotonic()},
         )
 
-    def parse(self, response: Response) -> Iterable[FetchedPage]:
+    # Callbacks return lists, not generators: for a generator Scrapy parses the callback's
+    # source with `ast` on every response to warn about `return` values.
+    def parse(self, response: Response) -> list[FetchedPage]:
         fetch: FetchRequest = response.meta["fetch"]
         page = FetchedPage(
             url=fetch.url, status=response.status, headers=_headers(response),
@@ -72,19 +74,17 @@ class WatchSpider(scrapy.Spider):
             final_url=response.url,
         )
         if response.status == 304:
-            yield page
-            return
+            return [page]
         ctype = page.header("Content-Type") or ""
         mime = ctype.split(";")[0].strip().lower()
         if not isinstance(response, TextResponse) or (mime and mime not in _PAGE_TYPES):
             page.error = f"not a web page (Content-Type: {ctype or 'unknown'})"
-            yield page
-            return
+            return [page]
         page.body = response.body
         page.encoding = response.encoding
-        yield page
+        return [page]
 
-    def failed(self, failure: Failure) -> Iterable[FetchedPage]:
+    def failed(self, failure: Failure) -> list[FetchedPage]:
         request = failure.request  # type: ignore[attr-defined]
         fetch: FetchRequest = request.meta["fetch"]
         page = FetchedPage(url=fetch.url, fetched_at=time.time(),
@@ -95,7 +95,7 @@ class WatchSpider(scrapy.Spider):
             page.status = response.status
             page.headers = _headers(response)
             page.final_url = response.url
-        yield page
+        return [page]
 
 
 _PAGE_TYPES = {"text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"}

@@ -111,15 +111,20 @@ def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
 
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,
-            analysis: Analysis | None = None, queue: QueuePolicy | None = None) -> CheckResult:
+            analysis: Analysis | None = None, queue: QueuePolicy | None = None,
+            list_ongoing: bool = True) -> CheckResult:
     """Record one fetch of one page: the single path of every check.
 
     Snapshot, findings and the notifications they call for (`monitor.outbox`) are committed in
-    one transaction: an alert is never lost nor queued for a check that did not happen."""
+    one transaction: an alert is never lost nor queued for a check that did not happen.
+    `list_ongoing=False` spares a caller that only counts (the daemon) the listing of the
+    findings that merely go on after an unchanged, suspect or failed fetch."""
     now = now or time.time()
     with store.transaction():
         watch = store.ensure_watch(page.url, now)
         result = _record(store, watch, page, ruleset, now, analysis)
+        if list_ongoing and result.status in ("unchanged", "suspect", "error"):
+            result.findings = _ongoing(store, watch)
         result.queued = queue_for_check(store, watch, result, queue or QueuePolicy(), now)
     return result
 
@@ -183,7 +188,6 @@ def _failed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
                        failures=watch.failures + 1, last_error=result.error)
     store.log_fetch(watch.id, fetched_at=now, outcome="error", http_status=page.status,
                     error=result.error, reason=None, elapsed=page.elapsed, snapshot_id=None)
-    result.findings = _ongoing(store, watch)
     return result
 
 
@@ -196,7 +200,6 @@ def _suspect(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
                        failures=watch.failures + 1, last_error=f"suspect page: {reason}")
     store.log_fetch(watch.id, fetched_at=now, outcome="suspect", http_status=page.status,
                     error=None, reason=reason, elapsed=page.elapsed, snapshot_id=None)
-    result.findings = _ongoing(store, watch)
     return result
 
 
@@ -208,7 +211,6 @@ def _unchanged(store: Store, watch: Watch, page: FetchedPage, result: CheckResul
     store.log_fetch(watch.id, fetched_at=now, outcome="unchanged", http_status=page.status,
                     error=None, reason=None, elapsed=page.elapsed, snapshot_id=None)
     store.see_open_findings(watch.id, now)
-    result.findings = _ongoing(store, watch)
     result.title = store.last_title(watch.id)
     return result
 

@@ -443,7 +443,7 @@ class Daemon:
                 page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
         now = time.time()
         result = process(store, page, self.ruleset, now=now, analysis=result_analysis,
-                         queue=QueuePolicy.from_config(self.config.notify))
+                         queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False)
         current = store.watch_by_id(watch.id)
         assert current is not None
         if result.status in ("error", "suspect"):
