@@ -158,9 +158,11 @@ def _negated(c: Candidate, neg: Negation, budget: Budget | None) -> str | None:
         if not any(ps <= m.start() and m.end() <= pe for ps, pe in pseudo):
             return m.group(0)
     if neg.post is not None:
+        # A post-cue counts when it starts within the window: "Curing addiction overnight is a
+        # myth" (the cue may run past the window's last word).
         b = _window_end(text, c.end, hi, neg.after)
-        m = neg.post.search(text, budget, c.end, b)
-        if m is not None:
+        m = neg.post.search(text, budget, c.end, hi)
+        if m is not None and m.start() < b:
             return m.group(0)
     return None
 

@@ -126,6 +126,20 @@ def test_negation_reaches_only_its_window():
     assert fired(BASE, far) == [far]
 
 
+POST = BASE.replace('  negation: [not, "no", never]\n',
+                    '  negation: [not, "no", never]\n  negation_post: ["is a myth"]\n')
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    ("Curing addiction is a myth.", []),                      # cue right after the match
+    ("Curing addiction overnight is a myth.", []),            # cue starts in the window
+    ("Ketamine cures cravings for many people in our clinic, and that is a myth to some.",
+     ["Ketamine cures cravings for many people in our clinic, and that is a myth to some."]),
+])
+def test_post_negation_cue_counts_when_it_starts_within_the_window(page, expected):
+    assert fired(POST, page) == expected
+
+
 def test_message_carries_the_matched_text():
     ruleset = parse_rules(BASE)
     [finding] = ruleset.evaluate(document_from_text("Ketamine cured me.")).findings
