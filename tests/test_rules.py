@@ -242,6 +242,25 @@ def test_disclaimer_reworded_beyond_the_patterns_is_matched_fuzzily():
     assert _removed(before, after) == []
 
 
+def test_a_disclaimer_that_loses_its_negation_is_removed_not_reworded(ruleset):
+    from monitor.rulekinds import keeps_negation
+
+    assert keeps_negation("This is not medical advice.", "This isn't medical advice.")
+    assert not keeps_negation("Ketamine is not right for everyone.", "Ketamine is right for everyone.")
+
+    def removed(before: str, after: str) -> list[str]:
+        prev = ruleset.evaluate(document_from_text(before))
+        doc = document_from_text(after)
+        return [f.text for f in ruleset.removals(prev.disclaimers, ruleset.evaluate(doc), doc,
+                                                 set())]
+
+    assert removed("Ketamine is not FDA-approved for addiction.",
+                   "Ketamine is FDA-approved for addiction.") == [
+        "Ketamine is not FDA-approved for addiction."]
+    assert removed("Ketamine is not FDA-approved for addiction.",
+                   "Ketamine isn't FDA approved for addiction.") == []
+
+
 def test_unknown_disclaimer_class_is_an_error():
     found = problems(REMOVAL.replace("classes: [off-label]", "classes: [off-lable]"))
     assert any("unknown disclaimer class 'off-lable'" in p for p in found)
