@@ -246,7 +246,8 @@ def test_a_disclaimer_that_loses_its_negation_is_removed_not_reworded(ruleset):
     from monitor.rulekinds import keeps_negation
 
     assert keeps_negation("This is not medical advice.", "This isn't medical advice.")
-    assert not keeps_negation("Ketamine is not right for everyone.", "Ketamine is right for everyone.")
+    assert not keeps_negation("Ketamine is not right for everyone.",
+                              "Ketamine is right for everyone.")
 
     def removed(before: str, after: str) -> list[str]:
         prev = ruleset.evaluate(document_from_text(before))
