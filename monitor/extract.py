@@ -111,8 +111,7 @@ def extract(html: str, url: str | None = None) -> Document:
     title = _title(tree)
     visible, noscript = _word_counts(tree)
     main = _main_paragraphs(tree, url)
-    seen = key(" ".join(p.text for p in main))
-    extras = [p for p in _widget_blocks(tree, url) if key(p.text) not in seen]
+    extras = [p for p in _widget_blocks(tree, url) if not _repeats(p, main)]
     # De-duplicate extras that repeat each other (responsive layouts render widgets twice).
     unique: list[Paragraph] = []
     keys: set[str] = set()
@@ -122,6 +121,20 @@ def extract(html: str, url: str | None = None) -> Document:
             keys.add(k)
             unique.append(p)
     return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique))
+
+
+def _repeats(widget: Paragraph, main: list[Paragraph]) -> bool:
+    """Whether a widget block only repeats the main text. It does when its text runs on in the
+    main text, except when the main text split it at a bare figure: trafilatura may keep a
+    counter's "94%" and its caption as two paragraphs, and only the widget keeps the figure
+    with the words that make it a claim."""
+    k = key(widget.text)
+    if k not in key(" ".join(p.text for p in main)):
+        return False
+    if any(k in key(p.text) for p in main):
+        return True
+    figures = [key(p.text) for p in main if _STATISTIC.search(p.text) and _is_tiny(p.text)]
+    return not any(f and f in k for f in figures)
 
 
 def _parse(html: str) -> lxml.html.HtmlElement | None:
@@ -221,19 +234,31 @@ def _walk_body(el: lxml.etree._Element, url: str | None, out: list[Paragraph]) -
                     out.append(Paragraph(text, "text"))
 
 
+def _flat_text(el: lxml.etree._Element) -> str:
+    """An element's text with its descendants and their tails; a line break is a space, so
+    "Ketamine<br>cures" does not become one word."""
+    out = [el.text or ""]
+    for child in el:
+        out.append(" " if child.tag == "lb" else _flat_text(child))
+        out.append(child.tail or "")
+    return "".join(out)
+
+
 def _add(out: list[Paragraph], el: lxml.etree._Element, kind: str, url: str | None,
          sep: str = "", cells: bool = False) -> None:
     if cells:
-        parts = [normalize(" ".join(c.itertext())) for c in el]
+        parts = [normalize(_flat_text(c)) for c in el]
         text = sep.join(p for p in parts if p)
     elif sep:
-        parts = [normalize(" ".join(c.itertext())) for c in el]
-        parts = parts or [normalize(" ".join(el.itertext()))]
-        if el.text and el.text.strip():
-            parts.insert(0, normalize(el.text))
+        # The element's own text, each child, and the text after each child, in order (a
+        # quote without children is its own text, once).
+        parts = [normalize(el.text or "")]
+        for child in el:
+            parts.append(normalize(_flat_text(child)))
+            parts.append(normalize(child.tail or ""))
         text = sep.join(p for p in parts if p)
     else:
-        text = normalize("".join(el.itertext()))
+        text = normalize(_flat_text(el))
     if not text:
         return
     links = tuple(dict.fromkeys(
@@ -266,6 +291,8 @@ _BLOCK_TAGS = frozenset((
 ))
 _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 _FIGURE = re.compile(r"\d")
+# A figure that reads as a statistic ("94%", "3x", "9/10"), not a step number ("1").
+_STATISTIC = re.compile(r"\d\s*(?:%|x\b|×|/\s*\d|-?fold\b)|\bper\s?cent\b", re.I)
 _QUOTE_HINT = re.compile(r"testimonial|review|quote|story|stories", re.I)
 
 
@@ -300,10 +327,10 @@ def _own_text(el: lxml.html.HtmlElement) -> str:
     """Text of an element and its inline descendants, without nested blocks."""
     parts = [el.text or ""]
     for child in el:
-        if isinstance(child.tag, str) and child.tag not in _BLOCK_TAGS:
+        if isinstance(child.tag, str) and child.tag == "br":
+            parts.append(" ")  # before the inline case: <br> is not a block tag either
+        elif isinstance(child.tag, str) and child.tag not in _BLOCK_TAGS:
             parts.append(_own_text(child))
-        elif isinstance(child.tag, str) and child.tag == "br":
-            parts.append(" ")
         parts.append(child.tail or "")
     return "".join(parts)
 
