@@ -140,6 +140,21 @@ def test_post_negation_cue_counts_when_it_starts_within_the_window(page, expecte
     assert fired(POST, page) == expected
 
 
+def test_negation_after_zero_ignores_post_cues():
+    rules = POST.replace("veto: {negation: true,", "veto: {negation: {before: 6, after: 0},")
+    assert fired(rules, "That ketamine cures is a myth.") == ["That ketamine cures is a myth."]
+    assert fired(POST, "That ketamine cures is a myth.") == []
+    assert fired(rules, "Ketamine is not a cure.") == []
+
+
+def test_a_rhetorical_did_you_know_question_is_a_claim():
+    assert fired(BASE, "Did you know ketamine cures addiction?") == [
+        "Did you know ketamine cures addiction?"]
+    assert fired(BASE, "Do you know whether ketamine cures addiction? Ask us.") == [
+        "Do you know whether ketamine cures addiction?"]
+    assert fired(BASE, "Can ketamine cure addiction?") == []
+
+
 def test_message_carries_the_matched_text():
     ruleset = parse_rules(BASE)
     [finding] = ruleset.evaluate(document_from_text("Ketamine cured me.")).findings
