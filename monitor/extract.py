@@ -113,8 +113,8 @@ def extract(html: str, url: str | None = None) -> Document:
     if body is None:
         return Document(title, tuple(main))
     visible, noscript = _strip_invisible(body)
-    seen = key(" ".join(p.text for p in main))
-    extras = [p for p in _widget_blocks(body, url) if key(p.text) not in seen]
+    seen = _MainText(main)
+    extras = [p for p in _widget_blocks(body, url) if not seen.repeats(p)]
     # De-duplicate extras that repeat each other (responsive layouts render widgets twice).
     unique: list[Paragraph] = []
     keys: set[str] = set()
@@ -124,6 +124,28 @@ def extract(html: str, url: str | None = None) -> Document:
             keys.add(k)
             unique.append(p)
     return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique))
+
+
+class _MainText:
+    """The main text, keyed once, to tell which widget blocks only repeat it."""
+
+    def __init__(self, main: list[Paragraph]) -> None:
+        self.keys = [key(p.text) for p in main]
+        self.joined = " ".join(self.keys)
+        # Figures trafilatura kept alone ("94%"), split from the caption that makes them a claim.
+        self.figures = [k for p, k in zip(main, self.keys, strict=True)
+                        if k and _STATISTIC.search(p.text) and _is_tiny(p.text)]
+
+    def repeats(self, widget: Paragraph) -> bool:
+        """A widget only repeats the main text when its text runs on in it, unless the main
+        text split it at a bare figure: then only the widget keeps figure and caption
+        together."""
+        k = key(widget.text)
+        if k not in self.joined:
+            return False
+        if any(k in pk for pk in self.keys):
+            return True
+        return not any(f in k for f in self.figures)
 
 
 def _parse(html: str) -> lxml.html.HtmlElement | None:
@@ -210,19 +232,31 @@ def _walk_body(el: lxml.etree._Element, url: str | None, out: list[Paragraph]) -
                     out.append(Paragraph(text, "text"))
 
 
+def _flat_text(el: lxml.etree._Element) -> str:
+    """An element's text with its descendants and their tails; a line break is a space, so
+    "Ketamine<br>cures" does not become one word."""
+    out = [el.text or ""]
+    for child in el:
+        out.append(" " if child.tag == "lb" else _flat_text(child))
+        out.append(child.tail or "")
+    return "".join(out)
+
+
 def _add(out: list[Paragraph], el: lxml.etree._Element, kind: str, url: str | None,
          sep: str = "", cells: bool = False) -> None:
     if cells:
-        parts = [normalize(" ".join(c.itertext())) for c in el]
+        parts = [normalize(_flat_text(c)) for c in el]
         text = sep.join(p for p in parts if p)
     elif sep:
-        parts = [normalize(" ".join(c.itertext())) for c in el]
-        parts = parts or [normalize(" ".join(el.itertext()))]
-        if el.text and el.text.strip():
-            parts.insert(0, normalize(el.text))
+        # The element's own text, each child, and the text after each child, in order (a
+        # quote without children is its own text, once).
+        parts = [normalize(el.text or "")]
+        for child in el:
+            parts.append(normalize(_flat_text(child)))
+            parts.append(normalize(child.tail or ""))
         text = sep.join(p for p in parts if p)
     else:
-        text = normalize("".join(el.itertext()))
+        text = normalize(_flat_text(el))
     if not text:
         return
     links = tuple(dict.fromkeys(
@@ -255,6 +289,8 @@ _BLOCK_TAGS = frozenset((
 ))
 _HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 _FIGURE = re.compile(r"\d")
+# A figure that reads as a statistic ("94%", "3x", "9/10"), not a step number ("1").
+_STATISTIC = re.compile(r"\d\s*(?:%|x\b|×|/\s*\d|-?fold\b)|\bper\s?cent\b", re.I)
 _QUOTE_HINT = re.compile(r"testimonial|review|quote|story|stories", re.I)
 
 
@@ -286,10 +322,10 @@ def _own_text(el: lxml.html.HtmlElement) -> str:
     """Text of an element and its inline descendants, without nested blocks."""
     parts = [el.text or ""]
     for child in el:
-        if isinstance(child.tag, str) and child.tag not in _BLOCK_TAGS:
+        if isinstance(child.tag, str) and child.tag == "br":
+            parts.append(" ")  # before the inline case: <br> is not a block tag either
+        elif isinstance(child.tag, str) and child.tag not in _BLOCK_TAGS:
             parts.append(_own_text(child))
-        elif isinstance(child.tag, str) and child.tag == "br":
-            parts.append(" ")
         parts.append(child.tail or "")
     return "".join(parts)
 

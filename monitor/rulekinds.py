@@ -7,6 +7,7 @@ printed by `claimwatch rules kinds`, with a matching and a non-matching example.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,8 @@ class Disappearance(Kind):
 
     `classes` names entries of the `disclaimers` section. Not a finding when the class is still
     stated elsewhere on the page, or when a removed sentence survives reworded (similarity of
-    at least `similarity`, default 0.8). The finding's text is the removed sentence.
+    at least `similarity`, default 0.8, keeping its negations: "not FDA-approved" turned into
+    "FDA-approved" is not a rewording). The finding's text is the removed sentence.
 
       classes: [not-medical-advice]
       match:    before "This is not medical advice." -> after "Call us today."
@@ -210,6 +212,17 @@ def similar(a: str, b: str) -> float:
     return matcher.ratio()
 
 
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|without|lacks?|none|nor|neither)\b|n't\b",
+                       re.IGNORECASE)
+
+
+def keeps_negation(before: str, after: str) -> bool:
+    """Whether `after` keeps every negation of `before`: most disclaimers are negations ("not
+    FDA-approved", "not right for everyone"), and one with its "not" dropped is still 90% the
+    same text but says the opposite."""
+    return len(_NEGATION.findall(after)) >= len(_NEGATION.findall(before))
+
+
 def removed(rule: Rule, previous: Mapping[str, list[str]], current: Mapping[str, list[str]],
             page: Page, still_open: set[str]) -> list[Finding]:
     """Findings for each disclaimer class of `rule` that is gone now (or still gone)."""
@@ -224,7 +237,8 @@ def removed(rule: Rule, previous: Mapping[str, list[str]], current: Mapping[str,
         before = previous.get(cls) or []
         if not before and cls not in still_open:
             continue
-        if before and any(similar(s, t) >= threshold for s in before for t in sentences):
+        if before and any(similar(s, t) >= threshold and keeps_negation(s, t)
+                          for s in before for t in sentences):
             continue  # reworded or moved, not removed
         text = before[0] if before else ""
         out.append(Finding(

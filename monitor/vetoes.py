@@ -88,7 +88,7 @@ class Vetoes:
         The candidate's clause must have been set by `prepare`."""
         sa, sb = c.sentence
         text = c.para.text
-        if self.questions and text[sa:sb].rstrip(" \"')").endswith("?"):
+        if self.questions and _is_question(text[sa:sb]):
             return "question", "the sentence is a question"
         for exc in self.exceptions:
             for m in exc.finditer(text, budget, max(sa, c.start - _REACH), min(sb, c.end + _REACH)):
@@ -111,6 +111,16 @@ class Vetoes:
             if found:
                 return veto.name, found
         return None
+
+
+# "Did you know ketamine is FDA-approved for addiction?" asserts what it asks.
+_RHETORICAL = regex.compile(r"^\W*(?:did|do)\s+you\s+know\b|^\W*have\s+you\s+heard\b",
+                            regex.IGNORECASE)
+
+
+def _is_question(sentence: str) -> bool:
+    """A question (FAQ) is not a claim, unless it is a rhetorical "did you know ...?"."""
+    return sentence.rstrip(" \"')").endswith("?") and _RHETORICAL.search(sentence) is None
 
 
 def prepare(c: Candidate, terminators: Pattern | None, budget: Budget | None) -> None:
@@ -157,10 +167,12 @@ def _negated(c: Candidate, neg: Negation, budget: Budget | None) -> str | None:
     for m in neg.pre.finditer(text, budget, a, c.start):
         if not any(ps <= m.start() and m.end() <= pe for ps, pe in pseudo):
             return m.group(0)
-    if neg.post is not None:
+    if neg.post is not None and neg.after > 0:
+        # A post-cue counts when it starts within the window: "Curing addiction overnight is a
+        # myth" (the cue may run past the window's last word).
         b = _window_end(text, c.end, hi, neg.after)
-        m = neg.post.search(text, budget, c.end, b)
-        if m is not None:
+        m = neg.post.search(text, budget, c.end, hi)
+        if m is not None and m.start() < b:
             return m.group(0)
     return None
 

@@ -59,3 +59,38 @@ def test_document_round_trips_through_dict():
     from monitor.extract import Document
 
     assert Document.from_dict(doc.to_dict()) == doc
+
+
+ARTICLE = ("<html><body><article><h1>Ketamine for alcohol use disorder</h1><p>Ketamine is used "
+           "at low doses in our clinic, alongside therapy, for adults with alcohol use disorder "
+           "who have tried other treatments first.</p>{}<p>Call us today to book a consultation "
+           "with our team and learn whether ketamine is right for you.</p></article></body></html>")
+
+
+def test_a_line_break_separates_words():
+    doc = extract(ARTICLE.format("<p>Ketamine<br>cures addiction, and we<br/>guarantee it.</p>"),
+                  "http://x/")
+    assert "Ketamine cures addiction, and we guarantee it." in texts(doc)
+    assert not any("Ketaminecures" in t for t in texts(doc))
+
+
+def test_a_quote_without_children_is_its_text_once():
+    doc = extract(ARTICLE.format("<blockquote>I feel <b>great</b> and I have been sober for a "
+                                 "year.</blockquote>"), "http://x/")
+    quotes = [p.text for p in doc.paragraphs if p.kind == "quote"]
+    assert quotes == ["I feel great and I have been sober for a year."]
+
+
+def test_a_counter_split_into_two_main_paragraphs_is_kept_whole():
+    counter = ('<div class="counter"><div class="num"><span>94</span><span>%</span></div>'
+               '<div class="title">Of our patients stay sober after one year of treatment</div>'
+               '</div>')
+    doc = extract(ARTICLE.format(counter), "http://x/")
+    assert "94 % Of our patients stay sober after one year of treatment" in texts(doc)
+
+
+def test_numbered_steps_are_not_repeated_as_widgets():
+    steps = ('<div class="steps"><div class="step"><p>1</p><h4>Assessment</h4><p>Medical history, '
+             'current treatments and informed consent.</p></div></div>')
+    doc = extract(ARTICLE.format(steps), "http://x/")
+    assert not any(t.startswith("1 Assessment") for t in texts(doc)), texts(doc)

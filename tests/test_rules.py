@@ -126,6 +126,35 @@ def test_negation_reaches_only_its_window():
     assert fired(BASE, far) == [far]
 
 
+POST = BASE.replace('  negation: [not, "no", never]\n',
+                    '  negation: [not, "no", never]\n  negation_post: ["is a myth"]\n')
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    ("Curing addiction is a myth.", []),                      # cue right after the match
+    ("Curing addiction overnight is a myth.", []),            # cue starts in the window
+    ("Ketamine cures cravings for many people in our clinic, and that is a myth to some.",
+     ["Ketamine cures cravings for many people in our clinic, and that is a myth to some."]),
+])
+def test_post_negation_cue_counts_when_it_starts_within_the_window(page, expected):
+    assert fired(POST, page) == expected
+
+
+def test_negation_after_zero_ignores_post_cues():
+    rules = POST.replace("veto: {negation: true,", "veto: {negation: {before: 6, after: 0},")
+    assert fired(rules, "That ketamine cures is a myth.") == ["That ketamine cures is a myth."]
+    assert fired(POST, "That ketamine cures is a myth.") == []
+    assert fired(rules, "Ketamine is not a cure.") == []
+
+
+def test_a_rhetorical_did_you_know_question_is_a_claim():
+    assert fired(BASE, "Did you know ketamine cures addiction?") == [
+        "Did you know ketamine cures addiction?"]
+    assert fired(BASE, "Do you know whether ketamine cures addiction? Ask us.") == [
+        "Do you know whether ketamine cures addiction?"]
+    assert fired(BASE, "Can ketamine cure addiction?") == []
+
+
 def test_message_carries_the_matched_text():
     ruleset = parse_rules(BASE)
     [finding] = ruleset.evaluate(document_from_text("Ketamine cured me.")).findings
@@ -226,6 +255,26 @@ def test_disclaimer_reworded_beyond_the_patterns_is_matched_fuzzily():
     before = "Using ketamine for addiction is an off-label use of the medicine."
     after = "Using ketamine for addiction is an offlabel use of the medicine."
     assert _removed(before, after) == []
+
+
+def test_a_disclaimer_that_loses_its_negation_is_removed_not_reworded(ruleset):
+    from monitor.rulekinds import keeps_negation
+
+    assert keeps_negation("This is not medical advice.", "This isn't medical advice.")
+    assert not keeps_negation("Ketamine is not right for everyone.",
+                              "Ketamine is right for everyone.")
+
+    def removed(before: str, after: str) -> list[str]:
+        prev = ruleset.evaluate(document_from_text(before))
+        doc = document_from_text(after)
+        return [f.text for f in ruleset.removals(prev.disclaimers, ruleset.evaluate(doc), doc,
+                                                 set())]
+
+    assert removed("Ketamine is not FDA-approved for addiction.",
+                   "Ketamine is FDA-approved for addiction.") == [
+        "Ketamine is not FDA-approved for addiction."]
+    assert removed("Ketamine is not FDA-approved for addiction.",
+                   "Ketamine isn't FDA approved for addiction.") == []
 
 
 def test_unknown_disclaimer_class_is_an_error():
