@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from monitor.extract import Document, Paragraph
+from monitor.patterns import Pattern
 from monitor.text import normalize, sentence_spans
 
 
@@ -48,6 +49,33 @@ class Page:
                 section = p.text
             self.paras.append(Para(i, p.text, p.kind, p.links, section))
         self.text = "\n".join(p.text for p in self.paras)
+        self._blob: tuple[bytes, list[int]] | None = None
+
+    def possible(self, pattern: Pattern) -> list[tuple[Para, int]]:
+        """Paragraphs where `pattern` could match, each with the first character where it
+        could (all paragraphs from their start when the pattern has no prefilter)."""
+        found = pattern.possible_in(*self.blob())
+        if found is None:
+            return [(p, 0) for p in self.paras]
+        blob, starts = self.blob()
+        out = []
+        for index, offset in found:
+            head = blob[starts[index]:starts[index] + offset]
+            out.append((self.paras[index], len(head.decode("utf-8", "ignore"))))
+        return out
+
+    def blob(self) -> tuple[bytes, list[int]]:
+        """The page text as UTF-8 and the byte offset where each paragraph starts (for the
+        patterns' RE2 prefilters, which then need no re-encoding per call)."""
+        if self._blob is None:
+            starts, parts, offset = [], [], 0
+            for para in self.paras:
+                raw = para.text.encode("utf-8")
+                starts.append(offset)
+                parts.append(raw)
+                offset += len(raw) + 1
+            self._blob = (b"\n".join(parts), starts)
+        return self._blob
 
 
 _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")

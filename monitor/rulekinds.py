@@ -139,8 +139,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (Existence(), Conditional(), Disapp
 _PARAGRAPH_SCOPES = {"paragraph", "quote", "heading"}
 
 
-def _paragraphs(rule: Rule, page: Page, run: Run) -> Iterator[Para]:
-    for para in page.paras:
+def _paragraphs(rule: Rule, page: Page, run: Run) -> Iterator[tuple[Para, int]]:
+    """The paragraphs a rule applies to where its pattern could match, with the first
+    position worth searching."""
+    assert rule.pattern is not None
+    for para, start in page.possible(rule.pattern):
         if rule.scope == "quote" and para.kind != "quote":
             continue
         if rule.scope == "heading" and para.kind != "heading":
@@ -149,18 +152,18 @@ def _paragraphs(rule: Rule, page: Page, run: Run) -> Iterator[Para]:
             para.section and rule.sections.search(para.section, run.budget)
         ):
             continue
-        yield para
+        yield para, start
 
 
 def candidates(rule: Rule, page: Page, run: Run) -> Iterator[Candidate]:
     """Matches of a rule that pass `require` and every veto, at most one per scope unit."""
     done: set[object] = set()
-    for para in _paragraphs(rule, page, run):
+    for para, start in _paragraphs(rule, page, run):
         if rule.scope == "page" and done:
             return
         if rule.scope in _PARAGRAPH_SCOPES and para.index in done:
             continue
-        for m in rule.pattern.finditer(para.text, run.budget):
+        for m in rule.pattern.finditer(para.text, run.budget, start):
             sentence = para.sentence_at(m.start())
             sentence_key = (para.index, sentence)
             unit: object = sentence_key

@@ -211,8 +211,8 @@ class Ruleset:
         """Each disclaimer class present on the page, with the sentences that state it."""
         found: dict[str, list[str]] = {}
         for name, cls in self.disclaimers.items():
-            for para in page.paras:
-                for m in cls.pattern.finditer(para.text, budget):
+            for para, start in page.possible(cls.pattern):
+                for m in cls.pattern.finditer(para.text, budget, start):
                     a, b = para.sentence_at(m.start())
                     sentence = para.text[a:b]
                     found.setdefault(name, [])
@@ -427,7 +427,7 @@ class _Builder:
                 expanded.append(expand(term, self.lexicons))
             source = alternation(expanded, boundaries)
             try:
-                self.compiled[name] = Pattern("{" + name + "}", compile_pattern(source))
+                self.compiled[name] = Pattern.build("{" + name + "}", compile_pattern(source))
             except regex.error as exc:
                 self.error(f"bad regex in a term: {exc}", where, field=f"lexicons.{name}")
                 self.broken.add(name)
@@ -503,7 +503,7 @@ class _Builder:
             if not any(p.rule == rule and p.field == field for p in self.problems):
                 self.error("the patterns do not combine into one expression", line, rule, field)
             return None
-        return Pattern(" | ".join(raw), combined)
+        return Pattern.build(" | ".join(raw), combined)
 
     def examples(self, raw: Any, line: int | None, rule: str | None,
                  field: str) -> dict[str, list]:

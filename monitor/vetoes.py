@@ -192,8 +192,21 @@ def in_scope(c: Candidate, pattern: Pattern, scope: str, budget: Budget | None,
              cache: dict) -> str | None:
     """The first match of a pattern in the candidate's clause, sentence, paragraph or page."""
     text, a, b, key = _scope_text(c, scope)
+    if scope in ("paragraph", "page") and not _could_match(c.page, pattern, scope, c.para,
+                                                           cache):
+        return None
     return _cached(cache, (id(pattern), key), key is not None,
                    lambda: _first(pattern, text, a, b, budget))
+
+
+def _could_match(page: Page, pattern: Pattern, scope: str, para: Para, cache: dict) -> bool:
+    """Whether a paragraph- or page-scoped veto pattern can match at all: one RE2 pass over
+    the page per pattern, instead of one backtracking scan per paragraph."""
+    key = ("possible", id(pattern))
+    if key not in cache:
+        cache[key] = {p.index for p, _ in page.possible(pattern)}
+    where = cache[key]
+    return bool(where) if scope == "page" else para.index in where
 
 
 def _first(pattern: Pattern, text: str, a: int, b: int, budget: Budget | None) -> str | None:

@@ -186,14 +186,15 @@ CATASTROPHIC = BASE.replace("  - id: cure\n", """  - id: slow
     severity: low
     message: slow
     link: https://www.ftc.gov/
-    patterns: ['(a|aa)+$']
+    patterns: ['(a|aa)+\\1$']
     examples:
-      match: ["aaa"]
+      match: ["aaaa"]
   - id: cure
 """)
 
 
 def test_a_catastrophic_regex_times_out_is_reported_and_the_other_rules_run():
+    # A backreference: RE2 cannot prefilter it, so the backtracking engine meets the page.
     ruleset = parse_rules(CATASTROPHIC)
     page = "Ketamine cures addiction.\n\n" + "a" * 50_000 + "!"
     started = time.monotonic()
@@ -288,3 +289,48 @@ def test_rules_kinds_are_documented_with_examples():
     for name, kind in KINDS.items():
         doc = kind.__doc__ or ""
         assert doc.startswith(name) and "match:" in doc and "no match:" in doc
+
+
+def test_the_linear_time_prefilter_spares_backtracking_where_it_proves_no_match():
+    ruleset = parse_rules(CATASTROPHIC.replace("(a|aa)+\\1$", "(a|aa)+$").replace(
+        'match: ["aaaa"]', 'match: ["aaa"]'))
+    assert ruleset.rule("slow").pattern.prefilter is not None
+    page = "Ketamine cures addiction.\n\n" + "a" * 50_000 + "!"
+    evaluation = ruleset.evaluate(document_from_text(page))
+    assert evaluation.incomplete == {}  # RE2 showed no paragraph can match: never run
+    assert [f.rule for f in evaluation.findings] == ["cure"]
+
+
+def test_prefilter_is_a_superset_of_the_pattern():
+    from monitor.patterns import Pattern, compile_pattern, without_lookarounds
+
+    assert without_lookarounds(r"(?<!\w)no(?!\w)[(?=]x(?=y)") == r"no[(?=]x"
+    assert without_lookarounds(r"a(?=b)*") is None
+    anchored = Pattern.build("p", compile_pattern(r'^"[^"]+"$'))
+    blob = b'intro\n"I feel free."\noutro'
+    assert anchored.possible_in(blob, [0, 6, 21]) == [(1, 0)]
+
+
+def test_prefilters_change_no_finding_on_any_case_or_page(ruleset, monkeypatch):
+    """The RE2 prefilter must only skip work: same findings with and without it."""
+    import yaml
+
+    from monitor import patterns
+    from monitor.extract import extract
+
+    monkeypatch.setattr(patterns, "re2", None)
+    plain = load_rules(Path(__file__).parent.parent / "rules.yaml")
+    assert all(r.pattern is None or r.pattern.prefilter is None for r in plain.rules)
+    docs = []
+    for table in (Path(__file__).parent / "data").glob("*.yaml"):
+        for groups in yaml.safe_load(table.read_text()).values():
+            if isinstance(groups, dict):
+                docs += [document_from_text(t) for k in ("match", "nomatch")
+                         for t in groups.get(k, []) if isinstance(t, str)]
+    for html in (Path(__file__).parent.parent / "demo" / "site").rglob("*.html"):
+        docs.append(extract(html.read_text(), "http://127.0.0.1/"))
+    assert len(docs) > 500
+    for doc in docs:
+        fast, slow = ruleset.evaluate(doc), plain.evaluate(doc)
+        assert [f.fingerprint for f in fast.findings] == [f.fingerprint for f in slow.findings]
+        assert fast.disclaimers == slow.disclaimers
