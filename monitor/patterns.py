@@ -135,31 +135,47 @@ def prefilter_for(source: str) -> Any:
     """An RE2 pattern that matches wherever `source` could (None if RE2 cannot take it)."""
     if re2 is None:
         return None
-    relaxed = without_lookarounds(source)
+    relaxed = relax(source)
     if relaxed is None:
         return None
-    # Multi-line anchors: the prefilter also runs over a whole page, paragraphs joined by
-    # newlines, where "^" and "$" must hold at every paragraph's edges as well.
-    relaxed = "(?m)" + relaxed
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False
     options.max_mem = 32 << 20
     try:
-        return re2.compile(relaxed, options)
+        # Multi-line anchors: the prefilter also runs over a whole page, paragraphs joined by
+        # newlines, where "^" and "$" must hold at every paragraph's edges as well.
+        return re2.compile("(?m)" + relaxed, options)
     except Exception:  # noqa: BLE001 - re2 raises its own error type; no prefilter then
         return None
 
 
-def without_lookarounds(source: str) -> str | None:
-    """`source` with every (?=...), (?!...), (?<=...) and (?<!...) group removed, which can
-    only make it match more; None where that is not clearly so (a quantified lookaround)."""
+# RE2's \w \d \s are ASCII; the regex module's are Unicode. The prefilter widens them so it
+# still matches wherever the real pattern can ("café-free").
+_WIDE = {"w": "[\\p{L}\\p{N}_]", "W": "[^\\p{L}\\p{N}_]", "d": "\\p{Nd}",
+         "D": "\\P{Nd}", "s": "[\\s\\p{Z}]", "S": "[^\\s\\p{Z}]"}
+_WIDE_IN_CLASS = {"w": "\\p{L}\\p{N}_", "d": "\\p{Nd}", "s": "\\s\\p{Z}"}
+_DROPPED = {"b", "B", "A", "Z", "z", "G"}  # assertions: dropping them only matches more
+
+
+def relax(source: str) -> str | None:
+    """`source` turned into a pattern that matches wherever it could, in RE2's syntax: no
+    lookarounds or assertions, Unicode-wide shorthand classes. None where that is not clearly
+    so (a quantified lookaround, a negated shorthand inside a class)."""
     out: list[str] = []
     i, n, in_class = 0, len(source), False
     while i < n:
         c = source[i]
         if c == "\\":
-            out.append(source[i:i + 2])
+            letter = source[i + 1] if i + 1 < n else ""
+            if in_class:
+                if letter in ("W", "D", "S"):
+                    return None
+                out.append(_WIDE_IN_CLASS.get(letter, source[i:i + 2]))
+            elif letter in _DROPPED:
+                pass
+            else:
+                out.append(_WIDE.get(letter, source[i:i + 2]))
             i += 2
         elif in_class:
             in_class = c != "]"
