@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from monitor.extract import Document, Paragraph
-from monitor.patterns import Pattern
+from monitor.patterns import Pattern, plain_ascii
 from monitor.text import normalize, sentence_spans
 
 
@@ -50,11 +50,12 @@ class Page:
             self.paras.append(Para(i, p.text, p.kind, p.links, section))
         self.text = "\n".join(p.text for p in self.paras)
         self._blob: tuple[bytes, list[int]] | None = None
+        self._ascii = plain_ascii(self.text)
 
     def possible(self, pattern: Pattern) -> list[tuple[Para, int]]:
         """Paragraphs where `pattern` could match, each with the first character where it
         could (all paragraphs from their start when the pattern has no prefilter)."""
-        found = pattern.possible_in(*self.blob())
+        found = pattern.possible_in(*self.blob(), ascii_text=self._ascii)
         if found is None:
             return [(p, 0) for p in self.paras]
         blob, starts = self.blob()

@@ -131,12 +131,25 @@ def compile_pattern(source: str) -> regex.Pattern:
     return regex.compile(source, FLAGS)
 
 
-def prefilter_for(source: str) -> Any:
-    """An RE2 pattern that matches wherever `source` could (None if RE2 cannot take it)."""
+class Prefilter:
+    """Two RE2 forms of a pattern: a sharp one for ASCII text, where RE2's classes and word
+    boundaries mean what the regex module's mean, and a wide one for any other text."""
+
+    def __init__(self, ascii_form: Any, wide_form: Any) -> None:
+        self.ascii_form = ascii_form
+        self.wide_form = wide_form
+
+    def search(self, text: str | bytes, pos: int, end: int, ascii_text: bool) -> Any:
+        form = self.ascii_form if ascii_text else self.wide_form
+        return form.search(text, pos, end)
+
+
+def prefilter_for(source: str) -> Prefilter | None:
+    """A prefilter matching wherever `source` could (None if RE2 cannot take it)."""
     if re2 is None:
         return None
-    relaxed = relax(source)
-    if relaxed is None:
+    sharp, wide = relax(source, wide=False), relax(source, wide=True)
+    if sharp is None or wide is None:
         return None
     options = re2.Options()
     options.case_sensitive = False
@@ -145,36 +158,54 @@ def prefilter_for(source: str) -> Any:
     try:
         # Multi-line anchors: the prefilter also runs over a whole page, paragraphs joined by
         # newlines, where "^" and "$" must hold at every paragraph's edges as well.
-        return re2.compile("(?m)" + relaxed, options)
+        return Prefilter(re2.compile("(?m)" + sharp, options),
+                         re2.compile("(?m)" + wide, options))
     except Exception:  # noqa: BLE001 - re2 raises its own error type; no prefilter then
         return None
 
 
-# RE2's \w \d \s are ASCII; the regex module's are Unicode. The prefilter widens them so it
-# still matches wherever the real pattern can ("café-free").
+# Where RE2 and the regex module agree: ASCII text without the control characters that
+# Unicode counts as white space and RE2 does not.
+_NOT_PLAIN = re.compile(r"[^\x00-\x0a\x0c-\x1b\x20-\x7f]")
+
+
+def plain_ascii(text: str | bytes) -> bool:
+    """Whether the sharp (ASCII) prefilter is exact for this text's character classes."""
+    if isinstance(text, bytes):
+        return text.isascii() and not re.search(rb"[\x0b\x1c-\x1f]", text)
+    return _NOT_PLAIN.search(text) is None
+
+
+# RE2's \w \d \s are ASCII; the regex module's are Unicode. The wide prefilter widens them so
+# it still matches wherever the real pattern can ("café-free").
 _WIDE = {"w": "[\\p{L}\\p{N}_]", "W": "[^\\p{L}\\p{N}_]", "d": "\\p{Nd}",
          "D": "\\P{Nd}", "s": "[\\s\\p{Z}]", "S": "[^\\s\\p{Z}]"}
 _WIDE_IN_CLASS = {"w": "\\p{L}\\p{N}_", "d": "\\p{Nd}", "s": "\\s\\p{Z}"}
 _DROPPED = {"b", "B", "A", "Z", "z", "G"}  # assertions: dropping them only matches more
+_ANCHORS = {"A", "Z", "z", "G"}
+_BOUND = re.compile(r"\{(\d+),(\d+)?\}")
+_MAX_BOUND = 12
 
 
-def relax(source: str) -> str | None:
+def relax(source: str, wide: bool = True) -> str | None:
     """`source` turned into a pattern that matches wherever it could, in RE2's syntax: no
-    lookarounds or assertions, Unicode-wide shorthand classes. None where that is not clearly
-    so (a quantified lookaround, a negated shorthand inside a class)."""
+    lookarounds or string anchors; with `wide`, no word boundaries either and Unicode-wide
+    shorthand classes. None where that is not clearly so (a quantified lookaround, with
+    `wide` a negated shorthand inside a class)."""
     out: list[str] = []
     i, n, in_class = 0, len(source), False
     while i < n:
         c = source[i]
         if c == "\\":
             letter = source[i + 1] if i + 1 < n else ""
-            if in_class:
+            if not wide:
+                if in_class or letter not in _ANCHORS:
+                    out.append(source[i:i + 2])
+            elif in_class:
                 if letter in ("W", "D", "S"):
                     return None
                 out.append(_WIDE_IN_CLASS.get(letter, source[i:i + 2]))
-            elif letter in _DROPPED:
-                pass
-            else:
+            elif letter not in _DROPPED:
                 out.append(_WIDE.get(letter, source[i:i + 2]))
             i += 2
         elif in_class:
@@ -189,6 +220,12 @@ def relax(source: str) -> str | None:
                 if i < n and source[i] == lead:
                     out.append(lead)
                     i += 1
+        elif c == "{" and (bound := _BOUND.match(source, i)) is not None:
+            # A large upper bound makes RE2's automaton huge; no upper bound only matches more.
+            low, high = bound.group(1), bound.group(2)
+            out.append(bound.group(0) if high is None or int(high) <= _MAX_BOUND
+                       else f"{{{low},}}")
+            i = bound.end()
         elif source.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
             end = _group_end(source, i)
             if end is None or (end + 1 < n and source[end + 1] in "?*+{"):
@@ -234,8 +271,8 @@ class Pattern:
     def build(cls, source: str, compiled: regex.Pattern) -> Pattern:
         return cls(source, compiled, prefilter_for(compiled.pattern))
 
-    def possible_in(self, blob: bytes,
-                    starts: Sequence[int]) -> list[tuple[int, int]] | None:
+    def possible_in(self, blob: bytes, starts: Sequence[int],
+                    ascii_text: bool | None = None) -> list[tuple[int, int]] | None:
         """(part, byte offset in the part) of the first place in each part of `blob` (UTF-8
         text; part i begins at byte `starts[i]`) where a match could start; None without a
         prefilter (anywhere could).
@@ -247,8 +284,9 @@ class Pattern:
             return None
         found: list[tuple[int, int]] = []
         pos, end = 0, len(blob)
+        sharp = plain_ascii(blob) if ascii_text is None else ascii_text
         while pos < end:
-            m = self.prefilter.search(blob, pos, end)
+            m = self.prefilter.search(blob, pos, end, sharp)
             if m is None:
                 break
             part = bisect.bisect_right(starts, m.start()) - 1
@@ -263,7 +301,7 @@ class Pattern:
         pays on long texts: for a clause or a sentence its call costs more than it saves."""
         if self.prefilter is None or end - pos < _PREFILTER_MIN:
             return pos
-        m = self.prefilter.search(text, pos, end)
+        m = self.prefilter.search(text, pos, end, plain_ascii(text))
         return None if m is None else m.start()
 
     def finditer(self, text: str, budget: Budget | None,

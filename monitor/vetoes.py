@@ -192,21 +192,28 @@ def in_scope(c: Candidate, pattern: Pattern, scope: str, budget: Budget | None,
              cache: dict) -> str | None:
     """The first match of a pattern in the candidate's clause, sentence, paragraph or page."""
     text, a, b, key = _scope_text(c, scope)
-    if scope in ("paragraph", "page") and not _could_match(c.page, pattern, scope, c.para,
-                                                           cache):
+    if scope == "paragraph":
+        first = _first_possible(c.page, pattern, c.para, cache)
+        if first is None:
+            return None
+        a = first
+    elif scope == "page" and not _possible(c.page, pattern, cache):
         return None
     return _cached(cache, (id(pattern), key), key is not None,
                    lambda: _first(pattern, text, a, b, budget))
 
 
-def _could_match(page: Page, pattern: Pattern, scope: str, para: Para, cache: dict) -> bool:
-    """Whether a paragraph- or page-scoped veto pattern can match at all: one RE2 pass over
+def _possible(page: Page, pattern: Pattern, cache: dict) -> dict[int, int]:
+    """Paragraph index -> first position where a veto pattern could match: one RE2 pass over
     the page per pattern, instead of one backtracking scan per paragraph."""
     key = ("possible", id(pattern))
     if key not in cache:
-        cache[key] = {p.index for p, _ in page.possible(pattern)}
-    where = cache[key]
-    return bool(where) if scope == "page" else para.index in where
+        cache[key] = {p.index: start for p, start in page.possible(pattern)}
+    return cache[key]
+
+
+def _first_possible(page: Page, pattern: Pattern, para: Para, cache: dict) -> int | None:
+    return _possible(page, pattern, cache).get(para.index)
 
 
 def _first(pattern: Pattern, text: str, a: int, b: int, budget: Budget | None) -> str | None:
