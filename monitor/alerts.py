@@ -44,8 +44,16 @@ def reconcile(current: Sequence[Finding], open_findings: Sequence[StoredFinding]
     """Match the page's current findings against the open ones."""
     plan = Plan()
     unmatched = {f.fingerprint: f for f in open_findings}
+    # Exact fingerprints first, for every current finding: a near match must never take an
+    # open finding whose own sentence is still on the page (it would come back as new).
+    matched = {f.fingerprint: unmatched.pop(f.fingerprint) for f in current
+               if f.fingerprint in unmatched}
+    seen: set[str] = set()
     for finding in current:
-        stored = unmatched.pop(finding.fingerprint, None)
+        if finding.fingerprint in seen:
+            continue
+        seen.add(finding.fingerprint)
+        stored = matched.get(finding.fingerprint)
         if stored is None and finding.text:
             stored = next((s for s in unmatched.values()
                            if s.rule == finding.rule and same_claim(s.text, finding.text)), None)
@@ -53,7 +61,7 @@ def reconcile(current: Sequence[Finding], open_findings: Sequence[StoredFinding]
                 del unmatched[stored.fingerprint]
         if stored is not None:
             plan.ongoing.append((stored, finding))
-        elif not any(f.fingerprint == finding.fingerprint for f in plan.new):
+        else:
             plan.new.append(finding)
     for stored in unmatched.values():
         if stored.rule in incomplete:

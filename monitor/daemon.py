@@ -425,8 +425,9 @@ class Daemon:
                     try:
                         with store.transaction():
                             results.append((watch, self._record(store, watch, page, analysis)))
-                    except Exception:  # noqa: BLE001 - one bad page must not sink the batch
+                    except Exception as exc:  # noqa: BLE001 - one bad page must not sink the batch
                         log.exception("recording %s failed", watch.url)
+                        self._record_failure(store, watch, exc)
         finally:
             for watch, _, _ in items:
                 self._done(watch)
@@ -452,6 +453,23 @@ class Daemon:
             next_check = schedule.after_success(current.interval_s, now)
         store.update_watch(watch.id, next_check=next_check, recheck=0)
         return result, current
+
+    def _record_failure(self, store: Store, watch: Watch, exc: Exception) -> None:
+        """A page whose processing raised: count it as a failed check and back off, so it is
+        retried later rather than on every feed (its own work was rolled back)."""
+        now = time.time()
+        current = store.watch_by_id(watch.id) or watch
+        failures = current.failures + 1
+        error = f"processing failed: {type(exc).__name__}: {exc}"[:500]
+        with store.transaction():
+            store.update_watch(watch.id, failures=failures, last_error=error, recheck=0,
+                               last_checked=now, last_status="error",
+                               next_check=schedule.after_failure(current.interval_s, failures,
+                                                                 now))
+            store.log_fetch(watch.id, fetched_at=now, outcome="error", http_status=None,
+                            error=error, reason=None, elapsed=None, snapshot_id=None)
+        self.summary.errors += 1
+        self.summary.checked += 1
 
     def _after(self, watch: Watch, result: CheckResult, current: Watch) -> None:
         """What follows a committed page: counts, delivery of what it queued, a log line."""

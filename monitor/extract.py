@@ -309,13 +309,24 @@ def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
     return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
 
 
+_MAYBE_BOILERPLATE = lxml.etree.XPath(
+    ".//*[@class or @id or @role or @hidden or @aria-hidden or @style]")
+_NON_ELEMENTS = lxml.etree.XPath(".//comment() | .//processing-instruction()")
+
+
 def _prune(body: lxml.html.HtmlElement) -> None:
-    """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place."""
-    doomed = [el for el in body.iter() if not isinstance(el.tag, str) or _is_boilerplate(el)]
+    """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place.
+    lxml picks the candidates (by tag, or by the attributes that can mark boilerplate), so
+    Python only looks at those rather than at every element of the page."""
+    doomed = list(body.iter(*_DROP_TAGS))
+    doomed += [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]
     for el in doomed:
-        parent = el.getparent()
+        if el.getparent() is not None:
+            el.drop_tree()
+    for node in _NON_ELEMENTS(body):
+        parent = node.getparent()
         if parent is not None:
-            el.drop_tree() if isinstance(el.tag, str) else parent.remove(el)
+            node.drop_tree() if hasattr(node, "drop_tree") else parent.remove(node)
 
 
 def _own_text(el: lxml.html.HtmlElement) -> str:

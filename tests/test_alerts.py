@@ -56,3 +56,11 @@ def test_findings_of_a_rule_that_timed_out_are_not_resolved():
 def test_duplicate_current_findings_count_once():
     a = finding("87% stay sober.")
     assert len(reconcile([a, a], []).new) == 1
+
+
+def test_an_exact_match_wins_over_a_near_match_that_comes_first():
+    kept = finding("The FDA has approved ketamine for opioid addiction treatment.")
+    near = finding("The FDA has approved ketamine for addiction treatment.")
+    plan = reconcile([near, kept], [stored(kept, 1)])
+    assert [s.id for s, f in plan.ongoing] == [1] and plan.ongoing[0][1] is kept
+    assert plan.new == [near] and not plan.resolved

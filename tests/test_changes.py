@@ -156,3 +156,17 @@ def test_history_and_diff(site, store, ruleset):
                for line in text.stdout.splitlines())
     bad = claimwatch("diff", url, "--state", state, "--from", "999")
     assert bad.returncode == 2 and "snapshot 999 is not a snapshot" in bad.stderr
+
+
+def test_a_near_duplicate_claim_inserted_before_its_twin_is_just_new(site, store, ruleset):
+    """Regression: the near match took the open finding of the sentence still on the page,
+    which then came back as new and broke the unique index (the page failed forever)."""
+    original = "The FDA has approved ketamine for opioid addiction treatment."
+    site.serve(RIDGE, _claim_page(original))
+    run_check(store, ruleset, site.url(RIDGE))
+    site.serve(RIDGE, _claim_page("The FDA has approved ketamine for addiction treatment. "
+                                  + original))
+    got = states(run_check(store, ruleset, site.url(RIDGE)))
+    assert got["new"] == ["regulatory-misstatement: The FDA has approved ketamine for "
+                          "addiction treatment."]
+    assert "resolved" not in got

@@ -285,3 +285,18 @@ def test_a_killed_daemon_leaves_no_worker_processes(site, state):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     wait_until(lambda: not _processes_with(marker), 20, "the workers to notice and exit")
+
+
+def test_a_page_whose_processing_raises_backs_off_instead_of_looping(tmp_path, ruleset):
+    from monitor.daemon import Daemon, DaemonSettings
+
+    state = tmp_path / "state"
+    daemon_ = Daemon(DaemonSettings(state_dir=state, rules_path=RULES), ruleset)
+    with Store.in_dir(state) as store:
+        watch, _ = store.add_watch("http://127.0.0.1:9/p", interval=3600, tags=(),
+                                   now=time.time(), next_check=0)
+        daemon_._record_failure(store, watch, RuntimeError("boom"))
+        after = store.watch_by_id(watch.id)
+        assert after.failures == 1 and "RuntimeError: boom" in after.last_error
+        assert after.next_check > time.time() + 30  # retried in a minute, not at the next feed
+        assert store.fetch_log(watch.id)[0]["outcome"] == "error"
