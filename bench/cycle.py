@@ -135,30 +135,33 @@ def pss_kb(pid: int) -> int:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS (every tick) and PSS (every 5th) of a process tree."""
+    """Peak summed RSS (every tick) and PSS (every 5th) of a process tree.
+
+    Finding the tree means reading every /proc/*/stat, so it is done every 10th tick (200 ms)
+    and the known pids are sampled in between: the sampler must not load the machine it
+    measures.
+    """
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_rss = self.peak_pss = self.peak_procs = 0
         self.stopped = threading.Event()
+        self.pids = [pid]
 
-    def sample(self, with_pss: bool) -> None:
-        pids = tree(self.pid)
-        self.peak_procs = max(self.peak_procs, len(pids))
-        self.peak_rss = max(self.peak_rss, sum(rss_kb(p) for p in pids))
-        if with_pss:
-            self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in pids))
+    def sample(self, tick: int) -> None:
+        if tick % 10 == 0:
+            self.pids = tree(self.pid)
+            self.peak_procs = max(self.peak_procs, len(self.pids))
+        self.peak_rss = max(self.peak_rss, sum(rss_kb(p) for p in self.pids))
+        if tick % 5 == 0:
+            self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in self.pids))
 
     def run(self) -> None:
         tick = 0
         while not self.stopped.wait(self.interval):
-            self.sample(tick % 5 == 0)
+            self.sample(tick)
             tick += 1
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join()
 
 
 @dataclass
