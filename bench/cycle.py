@@ -355,6 +355,7 @@ class Claimwatch(Tool):
         urls = set(reported.pop("changed_urls", []))
         changed = reported.get("changed")
         exact = urls == expected if kind == "changed" else None
+        reported["crashed_urls"] = reported.get("crashed_urls", [])[:20]
         reported["changed_urls_extra"] = sorted(urls - expected)[:20]
         reported["changed_urls_missing"] = sorted(expected - urls)[:20]
         return m, reported, changed, exact
@@ -662,8 +663,10 @@ def mode_daemon_rss(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     at3 = rows[2]["tree_rss_kb"] if len(rows) >= 3 else None
     last = rows[-1]["tree_rss_kb"]
     growth = round(last / at3 - 1, 4) if at3 else None
+    counted_right = all(r["changed"] == r["expected_changed"] for r in rows[1:])
     return {"mode": "daemon-rss", "standin": standin, "claimwatch_cmd": cmd,
             "run_args": a.run_arg, "n": a.n, "cycles": rows,
+            "changed_counts_match": counted_right,
             "ratios": {"daemon_rss_growth": growth},
             "targets": [check(f"RSS after cycle {a.cycles} within 10% of after cycle 3",
                               None if growth is None else abs(growth),
@@ -722,6 +725,8 @@ def print_report(r: dict[str, Any]) -> None:
         for c in r["cycles"]:
             p(f"cycle {c['cycle']:2d} {c['kind']:9} {c['tree_rss_kb'] / 1024:7.1f} MB  "
               f"{c['seconds']}s  changed {c['changed']} (expected {c['expected_changed']})")
+        if r["standin"]:
+            p("*** the daemon here is the STAND-IN: N cycles of fetch + process in one process ***")
     p("\nratios: " + ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in r["ratios"].items()))
     for t in r["targets"]:
         p(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {fmt(t['value'], '.2f')} "

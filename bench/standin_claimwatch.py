@@ -27,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,16 @@ def run_cycle(store: Any, ruleset: Any, settings: dict[str, Any]) -> dict[str, A
     pages = fetch(requests, settings=settings, timeout=3600)
     fetched = time.monotonic()
     counts = dict.fromkeys(("first", "changed", "unchanged", "suspect", "error"), 0)
-    changed_urls = []
+    changed_urls, crashed = [], []
     for page in pages:
-        result = process(store, page, ruleset)
+        try:
+            result = process(store, page, ruleset)
+        except Exception:  # noqa: BLE001 - one page's failure must not end the cycle
+            print(f"stand-in: process() raised on {page.url}:\n{traceback.format_exc()}",
+                  file=sys.stderr)
+            counts["error"] += 1
+            crashed.append(page.url)
+            continue
         counts[result.status] += 1
         if result.status == "changed":
             changed_urls.append(result.url)
@@ -72,7 +80,7 @@ def run_cycle(store: Any, ruleset: Any, settings: dict[str, Any]) -> dict[str, A
             "unchanged": counts["unchanged"], "suspect": counts["suspect"],
             "errors": counts["error"], "first": counts["first"], "seconds": round(seconds, 3),
             "fetch_seconds": round(fetched - started, 3), "changed_urls": changed_urls,
-            "standin": True}
+            "crashed_urls": crashed, "standin": True}
 
 
 def summary_line(s: dict[str, Any]) -> str:
