@@ -224,6 +224,23 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | No
     return m
 
 
+def wait_for_quiet(max_wait: float, threshold: float = 0.25, window: float = 2.0) -> float:
+    """Wait (up to max_wait s) until the rest of the machine uses < threshold of its CPUs.
+
+    The benchmark shares the machine with whatever else runs on it; a cycle measured while
+    something else is busy is slower for reasons that have nothing to do with the tool.
+    Returns the busy fraction seen in the last window.
+    """
+    deadline = time.monotonic() + max_wait
+    cpus = os.cpu_count() or 1
+    while True:
+        before = busy_seconds()
+        time.sleep(window)
+        busy = (busy_seconds() - before) / (window * cpus)
+        if busy < threshold or time.monotonic() >= deadline:
+            return round(busy, 3)
+
+
 # --------------------------------------------------------------------------- pages, server
 
 def make_pages(outdir: Path, n: int, seed: int, mutate: float | None = None,
@@ -414,7 +431,6 @@ class Urlwatch(Tool):
         (self.work / "urls.yaml").write_text("---\n".join(
             f"url: {u}\nfilter: html2text\n" for u in urls))
         (self.work / "urlwatch.yaml").write_text(URLWATCH_CONFIG)
-        self.urls = {u for u in urls}
 
     def cycle(self, kind: str, expected: set[str]) -> tuple[Measured, dict[str, Any],
                                                             int | None, bool | None]:
@@ -465,8 +481,8 @@ def claimwatch_command(given: str | None) -> tuple[list[str], bool]:
 
 # ----------------------------------------------------------------------------- sequences
 
-def run_tool(tool: Tool, site: Site, pages: Path, work: Path, n: int, seed: int
-             ) -> dict[str, Cycle]:
+def run_tool(tool: Tool, site: Site, pages: Path, work: Path, n: int, seed: int,
+             quiet_wait: float = 0.0) -> dict[str, Cycle]:
     """Cold, unchanged and 10%-changed cycles of one tool; the pages end as they began."""
     names = (pages / "index.txt").read_text().split()
     work.mkdir(parents=True, exist_ok=True)
@@ -476,8 +492,10 @@ def run_tool(tool: Tool, site: Site, pages: Path, work: Path, n: int, seed: int
         expected: set[str] = set()
         if kind == "changed":
             expected = {site.url(x) for x in make_pages(pages, n, seed, MUTATE_FRACTION)}
+        busy = wait_for_quiet(quiet_wait) if quiet_wait else None
         site.stats(reset=True)
-        log(f"{tool.name}: {kind} cycle")
+        log(f"{tool.name}: {kind} cycle" + (f" (machine {100 * busy:.0f}% busy before)"
+                                            if busy is not None else ""))
         m, reported, changed, exact = tool.cycle(kind, expected)
         out[kind] = Cycle(kind, m, site.stats(reset=True), reported, changed, exact)
         log(f"  {m.wall:.2f}s wall, {m.cpu:.2f}s CPU, {m.peak_rss_kb / 1024:.0f} MB tree RSS, "
@@ -548,8 +566,10 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         for rep in range(a.repeat):
             for tool in tools:
                 key = tool.name
+                slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
                 runs.setdefault(key, []).append(
-                    run_tool(tool, site, pages, work / f"{key.split()[0]}-{rep}", a.n, a.seed))
+                    run_tool(tool, site, pages, work / f"{slug}-{rep}", a.n, a.seed,
+                             a.quiet_wait))
     finally:
         site.close()
     best = {tool: {k: median_cycle([r[k] for r in rs]) for k in KINDS}
@@ -581,6 +601,7 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         "mode": "cycles", "n": a.n, "seed": a.seed, "repeat": a.repeat,
         "claimwatch_cmd": cmd, "standin": standin, "run_args": a.run_arg,
         "generate_seconds": round(gen_seconds, 2), "server_304_per_s": round(rate),
+        "claimwatch_import_seconds": tools[0].imported.wall,  # type: ignore[attr-defined]
         "results": {t: {k: c.summary() for k, c in cs.items()} for t, cs in best.items()},
         "all_runs": {t: [{k: c.measured.wall for k, c in r.items()} for r in rs]
                      for t, rs in runs.items()},
@@ -600,6 +621,8 @@ def mode_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             names = (pages / "index.txt").read_text().split()
             tool.fresh(work / f"cw-{n}", [site.url(x) for x in names])
+            if a.quiet_wait:
+                wait_for_quiet(a.quiet_wait)
             site.stats(reset=True)
             log(f"{tool.name}: cold cycle, N={n}")
             m, reported, changed, _ = tool.cycle("cold", set())
@@ -750,6 +773,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", help="rules file passed to claimwatch run")
     ap.add_argument("--json-out", type=Path, help="default bench/out/results-<timestamp>.json")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--quiet-wait", type=float, default=60, metavar="SECONDS",
+                    help="before each cycle, wait up to this long for the rest of the machine "
+                         "to use < 25%% of the CPUs (default 60; 0: do not wait)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--scale", action="store_true", help="cold cycle at N=1000 and 10000")
     mode.add_argument("--daemon-rss", action="store_true", help="RSS over daemon cycles")

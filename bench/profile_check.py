@@ -171,7 +171,12 @@ def run_cycle(kind: str, store: Store, ruleset: Ruleset, settings: dict[str, Any
     if profile:
         prof.enable()
     for page in pages:
-        statuses[check.process(store, page, ruleset).status] += 1
+        try:
+            statuses[check.process(store, page, ruleset).status] += 1
+        except Exception as exc:  # noqa: BLE001 - counted and named, the cycle goes on
+            statuses["raised"] += 1
+            print(f"process() raised on {page.url}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
     prof.disable()
     proc_wall, proc_cpu = time.perf_counter() - w0, cpu() - c0
     n = len(pages)
