@@ -351,6 +351,7 @@ class Claimwatch(Tool):
         self.name = "claimwatch (STAND-IN)" if standin else "claimwatch"
 
     def fresh(self, work: Path, urls: list[str]) -> None:
+        work.mkdir(parents=True, exist_ok=True)
         self.state = work / "state"
         shutil.rmtree(self.state, ignore_errors=True)
         listing = work / "urls.txt"
@@ -386,6 +387,7 @@ class Floor(Tool):
         self.name = f"floor, {procs} process{'es' if procs > 1 else ''}"
 
     def fresh(self, work: Path, urls: list[str]) -> None:
+        work.mkdir(parents=True, exist_ok=True)
         self.urls = work / "urls.txt"
         self.urls.write_text("".join(u + "\n" for u in urls))
         self.state = work / "floor-state.json"
