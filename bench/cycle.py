@@ -517,7 +517,8 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def check(name: str, value: float | None, limit: float, extra: bool = True) -> dict[str, Any]:
-    ok = value is not None and value <= limit and extra
+    """A target's verdict; `pass` is None when it could not be measured (tool skipped)."""
+    ok = None if value is None else value <= limit and extra
     return {"target": name, "value": value, "limit": limit, "pass": ok}
 
 
@@ -754,7 +755,8 @@ def print_report(r: dict[str, Any]) -> None:
             p("*** the daemon here is the STAND-IN: N cycles of fetch + process in one process ***")
     p("\nratios: " + ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in r["ratios"].items()))
     for t in r["targets"]:
-        p(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {fmt(t['value'], '.2f')} "
+        verdict = "SKIP" if t["pass"] is None else "PASS" if t["pass"] else "FAIL"
+        p(f"  [{verdict}] {t['target']}: {fmt(t['value'], '.2f')} "
           f"(limit {t['limit']})")
 
 
