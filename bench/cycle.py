@@ -1,0 +1,811 @@
+#!/usr/bin/env python3
+"""claimwatch's cycle benchmark (issue 7): one run, one machine, every tool on the same pages.
+
+Run by hand, never in CI (it takes minutes):
+
+    python3 bench/cycle.py [-n 1000] [--seed 1] [--repeat 1] [--skip-urlwatch]
+                           [--claimwatch CMD] [--run-arg ARG ...] [--json-out FILE]
+    python3 bench/cycle.py --scale              # cold cycle at N=1000 and N=10000
+    python3 bench/cycle.py --daemon-rss [--cycles 20]
+
+The default mode generates N pages with make_pages.py, serves them with serve.py on a free
+loopback port, and times three cycles (cold, unchanged: the server answers 304, and after
+`make_pages.py --mutate 0.1`) for each tool:
+
+- claimwatch: `CMD watch import` into a fresh state dir, then `CMD run --once --all --json`.
+  Until the real `run` command exists, a clearly marked stand-in (bench/standin_claimwatch.py)
+  runs the library's check path instead, and every output says so.
+- the floor: keep-alive fetch + `trafilatura.extract` in 2 processes and in 1 (bench/floor.py).
+- urlwatch with its html2text filter, from a bench-only venv (bench/.venv-urlwatch, created
+  with `pip install urlwatch` if missing), with its own jobs file, config and cache.
+
+For each cycle: wall time, CPU time (user+sys of the child and the children it reaped, from
+wait4), peak RSS of the process tree (sum over the tree, sampled every 20 ms; also the
+largest single process from wait4, and PSS), what the tool reported changed (claimwatch:
+whether exactly the mutated pages), and what the server saw (200s, 304s, conditional
+requests, TCP connections). Then a table, the ratios and targets, and a JSON file
+(bench/out/results-<timestamp>.json unless --json-out).
+
+Only the standard library: run it with any Python 3.11. Child tools run in their own
+environments (.venv for claimwatch and the floor, bench/.venv-urlwatch for urlwatch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+DEFAULT_CLAIMWATCH = ROOT / ".venv" / "bin" / "claimwatch"
+STANDIN = BENCH / "standin_claimwatch.py"
+URLWATCH_VENV = BENCH / ".venv-urlwatch"
+OUT = BENCH / "out"
+KINDS = ("cold", "unchanged", "changed")
+MUTATE_FRACTION = 0.1
+MUTATE_SEED = 7
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+TARGETS = {
+    "cold_vs_floor2": 1.3,          # claimwatch cold <= 1.3 x the 2-process floor's cold
+    "unchanged_vs_urlwatch": 0.5,   # claimwatch unchanged <= 0.5 x urlwatch unchanged
+    "changed_vs_urlwatch": 0.5,     # claimwatch 10%-changed <= 0.5 x urlwatch changed
+    "peak_rss_mb": 250.0,           # claimwatch process tree, N=1000
+    "daemon_rss_growth": 0.10,      # RSS after cycle 20 within 10% of after cycle 3
+    "scale_10k_vs_1k": 11.0,        # cold N=10000 <= 11 x cold N=1000
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------ measuring a child
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def tree(pid: int) -> list[int]:
+    """The pid and all its live descendants."""
+    kids = _children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, ()))
+    return out
+
+
+def busy_seconds() -> float:
+    """CPU seconds all CPUs have spent busy since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE // 1024
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class TreeSampler(threading.Thread):
+    """Peak summed RSS (every tick) and PSS (every 5th) of a process tree.
+
+    Finding the tree means reading every /proc/*/stat, so it is done every 10th tick (200 ms)
+    and the known pids are sampled in between: the sampler must not load the machine it
+    measures.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_rss = self.peak_pss = self.peak_procs = 0
+        self.stopped = threading.Event()
+        self.pids = [pid]
+
+    def sample(self, tick: int) -> None:
+        if tick % 10 == 0:
+            self.pids = tree(self.pid)
+            self.peak_procs = max(self.peak_procs, len(self.pids))
+        self.peak_rss = max(self.peak_rss, sum(rss_kb(p) for p in self.pids))
+        if tick % 5 == 0:
+            self.peak_pss = max(self.peak_pss, sum(pss_kb(p) for p in self.pids))
+
+    def run(self) -> None:
+        tick = 0
+        while not self.stopped.wait(self.interval):
+            self.sample(tick)
+            tick += 1
+
+
+@dataclass
+class Measured:
+    """One child run: times in seconds, memory in KiB."""
+
+    cmd: list[str]
+    wall: float
+    user: float
+    sys: float
+    peak_rss_kb: int       # summed over the process tree, sampled
+    peak_pss_kb: int       # summed over the tree, sampled less often (shared pages split)
+    maxrss_kb: int         # largest single process (kernel's high-water mark, from wait4)
+    processes: int
+    returncode: int
+    others_cpu: float = 0.0  # CPU seconds the rest of the machine used meanwhile (noise)
+    stdout: str = field(repr=False, default="")
+    stderr: str = field(repr=False, default="")
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.sys
+
+    def summary(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("stdout")
+        d["stderr_tail"] = self.stderr[-2000:]
+        d.pop("stderr")
+        d["cpu"] = round(self.cpu, 3)
+        return d
+
+
+def measure(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 7200) -> Measured:
+    """Run cmd to completion; its wall and CPU time and the peak memory of its tree."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        busy = busy_seconds()
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                cwd=cwd, start_new_session=True)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        killer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        killer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        others = busy_seconds() - busy - usage.ru_utime - usage.ru_stime
+        killer.cancel()
+        sampler.stopped.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        m = Measured(cmd, round(wall, 3), usage.ru_utime, usage.ru_stime, sampler.peak_rss,
+                     sampler.peak_pss, usage.ru_maxrss, sampler.peak_procs, proc.returncode,
+                     round(max(others, 0.0), 2), out.read().decode(errors="replace"),
+                     err.read().decode(errors="replace"))
+    if m.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited {m.returncode}:\n{m.stderr[-3000:]}")
+    return m
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.25, window: float = 2.0) -> float:
+    """Wait (up to max_wait s) until the rest of the machine uses < threshold of its CPUs.
+
+    The benchmark shares the machine with whatever else runs on it; a cycle measured while
+    something else is busy is slower for reasons that have nothing to do with the tool.
+    Returns the busy fraction seen in the last window.
+    """
+    deadline = time.monotonic() + max_wait
+    cpus = os.cpu_count() or 1
+    while True:
+        before = busy_seconds()
+        time.sleep(window)
+        busy = (busy_seconds() - before) / (window * cpus)
+        if busy < threshold or time.monotonic() >= deadline:
+            return round(busy, 3)
+
+
+# --------------------------------------------------------------------------- pages, server
+
+def make_pages(outdir: Path, n: int, seed: int, mutate: float | None = None,
+               mutate_seed: int = MUTATE_SEED) -> list[str]:
+    """Run make_pages.py; the names of the pages that differ from the base ones."""
+    cmd = [sys.executable, str(BENCH / "make_pages.py"), str(outdir), "-n", str(n),
+           "--seed", str(seed)]
+    if mutate is not None:
+        cmd += ["--mutate", str(mutate), "--mutate-seed", str(mutate_seed)]
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+    marker = outdir / "mutated.txt"
+    return marker.read_text().split() if marker.exists() else []
+
+
+def file_hashes(outdir: Path) -> dict[str, str]:
+    return {p.name: hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
+            for p in outdir.glob("clinic-*.html")}
+
+
+class Site:
+    """serve.py in a child process on a free loopback port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc = subprocess.Popen([sys.executable, str(BENCH / "serve.py"), "0", str(root)],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not found:
+            self.proc.kill()
+            raise RuntimeError(f"serve.py did not start: {line!r}")
+        self.port = int(found.group(1))
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def stats(self, reset: bool = True) -> dict[str, int]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", "/__stats?reset=1" if reset else "/__stats")
+        data = json.loads(conn.getresponse().read())
+        conn.close()
+        return data
+
+    def throughput_304(self, name: str, count: int = 3000) -> float:
+        """Conditional GETs answered per second on one keep-alive connection (from here)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", "/" + name)
+        resp = conn.getresponse()
+        resp.read()
+        etag = resp.getheader("ETag") or ""
+        started = time.perf_counter()
+        for _ in range(count):
+            conn.request("GET", "/" + name, headers={"If-None-Match": etag})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 304
+        rate = count / (time.perf_counter() - started)
+        conn.close()
+        self.stats(reset=True)
+        return rate
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# -------------------------------------------------------------------------------- tools
+
+@dataclass
+class Cycle:
+    """One timed cycle of one tool."""
+
+    kind: str
+    measured: Measured
+    server: dict[str, int]
+    reported: dict[str, Any] = field(default_factory=dict)
+    changed: int | None = None
+    exact: bool | None = None   # were exactly the mutated pages reported changed?
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.measured.summary(), "server": self.server,
+                "reported": self.reported, "changed": self.changed, "exact": self.exact}
+
+
+class Tool:
+    """A change detector the benchmark can run a cycle of."""
+
+    name = "tool"
+
+    def fresh(self, work: Path, urls: list[str]) -> None:
+        raise NotImplementedError
+
+    def cycle(self, kind: str, expected: set[str]) -> tuple[Measured, dict[str, Any],
+                                                            int | None, bool | None]:
+        raise NotImplementedError
+
+
+class Claimwatch(Tool):
+    """`claimwatch run --once --all` (or the stand-in) against a fresh state dir."""
+
+    def __init__(self, cmd: list[str], standin: bool, run_args: list[str],
+                 rules: str | None) -> None:
+        self.cmd, self.standin, self.run_args, self.rules = cmd, standin, run_args, rules
+        self.name = "claimwatch (STAND-IN)" if standin else "claimwatch"
+
+    def fresh(self, work: Path, urls: list[str]) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.state = work / "state"
+        shutil.rmtree(self.state, ignore_errors=True)
+        listing = work / "urls.txt"
+        listing.write_text("".join(u + "\n" for u in urls))
+        self.imported = measure(self.cmd + ["watch", "import", str(listing),
+                                            "--state", str(self.state)])
+
+    def run_cmd(self) -> list[str]:
+        cmd = self.cmd + ["run", "--once", "--all", "--state", str(self.state), "--json"]
+        if self.rules:
+            cmd += ["--rules", self.rules]
+        return cmd + self.run_args
+
+    def cycle(self, kind: str, expected: set[str]) -> tuple[Measured, dict[str, Any],
+                                                            int | None, bool | None]:
+        m = measure(self.run_cmd())
+        lines = [ln for ln in m.stdout.splitlines() if ln.strip().startswith("{")]
+        reported = json.loads(lines[-1]) if lines else {}
+        urls = set(reported.pop("changed_urls", []))
+        changed = reported.get("changed")
+        exact = urls == expected if kind == "changed" else None
+        reported["crashed_urls"] = reported.get("crashed_urls", [])[:20]
+        reported["changed_urls_extra"] = sorted(urls - expected)[:20]
+        reported["changed_urls_missing"] = sorted(expected - urls)[:20]
+        return m, reported, changed, exact
+
+
+class Floor(Tool):
+    """bench/floor.py: keep-alive fetch + trafilatura.extract, in `procs` processes."""
+
+    def __init__(self, procs: int) -> None:
+        self.procs = procs
+        self.name = f"floor, {procs} process{'es' if procs > 1 else ''}"
+
+    def fresh(self, work: Path, urls: list[str]) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.urls = work / "urls.txt"
+        self.urls.write_text("".join(u + "\n" for u in urls))
+        self.state = work / "floor-state.json"
+        self.state.unlink(missing_ok=True)
+
+    def cycle(self, kind: str, expected: set[str]) -> tuple[Measured, dict[str, Any],
+                                                            int | None, bool | None]:
+        m = measure([str(VENV_PYTHON), str(BENCH / "floor.py"), str(self.urls),
+                     "--procs", str(self.procs), "--state", str(self.state)])
+        reported = json.loads(m.stdout.strip().splitlines()[-1])
+        urls = set(reported.pop("changed_urls", []))
+        exact = urls == expected if kind == "changed" else None
+        return m, reported, reported.get("changed"), exact
+
+
+URLWATCH_CONFIG = """\
+# Written by claimwatch's bench/cycle.py: urlwatch's defaults, text report on stdout, no colour.
+display:
+  new: true
+  error: true
+  unchanged: false
+  empty-diff: true
+report:
+  stdout:
+    enabled: true
+    color: false
+"""
+
+
+class Urlwatch(Tool):
+    """urlwatch 2.x with `filter: html2text`, its own jobs file, config and cache db."""
+
+    name = "urlwatch, html2text"
+
+    def __init__(self) -> None:
+        self.exe = ensure_urlwatch()
+
+    def fresh(self, work: Path, urls: list[str]) -> None:
+        self.work = work / "urlwatch"
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        # Jobs file: one YAML document per job, separated by '---'.
+        (self.work / "urls.yaml").write_text("---\n".join(
+            f"url: {u}\nfilter: html2text\n" for u in urls))
+        (self.work / "urlwatch.yaml").write_text(URLWATCH_CONFIG)
+
+    def cycle(self, kind: str, expected: set[str]) -> tuple[Measured, dict[str, Any],
+                                                            int | None, bool | None]:
+        w = self.work
+        env = {**os.environ, "HOME": str(w), "XDG_CONFIG_HOME": str(w / "config"),
+               "XDG_CACHE_HOME": str(w / "cache")}
+        m = measure([str(self.exe), "--urls", str(w / "urls.yaml"), "--config",
+                     str(w / "urlwatch.yaml"), "--cache", str(w / "cache.db"), "--hooks",
+                     str(w / "hooks.py")], env=env)
+        verbs: dict[str, set[str]] = {}
+        for line in m.stdout.splitlines():
+            found = re.match(r"^\d+\. (NEW|CHANGED|ERROR|UNCHANGED): (\S+)", line)
+            if found:
+                verbs.setdefault(found.group(1).lower(), set()).add(found.group(2))
+        reported = {k: len(v) for k, v in verbs.items()}
+        changed = verbs.get("changed", set())
+        exact = changed == expected if kind == "changed" else None
+        return m, reported, len(changed), exact
+
+
+def ensure_urlwatch() -> Path:
+    """bench/.venv-urlwatch/bin/urlwatch, installing it with pip the first time."""
+    exe = URLWATCH_VENV / "bin" / "urlwatch"
+    if not exe.exists():
+        log(f"creating {URLWATCH_VENV} and installing urlwatch from PyPI")
+        subprocess.run([sys.executable, "-m", "venv", str(URLWATCH_VENV)], check=True)
+        subprocess.run([str(URLWATCH_VENV / "bin" / "pip"), "install", "--quiet", "urlwatch"],
+                       check=True)
+    return exe
+
+
+def claimwatch_command(given: str | None) -> tuple[list[str], bool]:
+    """The claimwatch command to time, and whether it is the stand-in.
+
+    The default is the repo's .venv/bin/claimwatch if it has the `run` command; until then
+    the stand-in. TODO(issue 7): drop the fallback once `claimwatch run` has landed.
+    """
+    if given:
+        cmd = shlex.split(given)
+        return cmd, any("standin" in part for part in cmd)
+    probe = subprocess.run([str(DEFAULT_CLAIMWATCH), "run", "--help"], capture_output=True)
+    if probe.returncode == 0:
+        return [str(DEFAULT_CLAIMWATCH)], False
+    log("*** `claimwatch run` does not exist yet: timing the STAND-IN "
+        "(bench/standin_claimwatch.py: crawler.runner.fetch + monitor.check.process) ***")
+    return [str(VENV_PYTHON), str(STANDIN)], True
+
+
+# ----------------------------------------------------------------------------- sequences
+
+def run_tool(tool: Tool, site: Site, pages: Path, work: Path, n: int, seed: int,
+             quiet_wait: float = 0.0) -> dict[str, Cycle]:
+    """Cold, unchanged and 10%-changed cycles of one tool; the pages end as they began."""
+    names = (pages / "index.txt").read_text().split()
+    work.mkdir(parents=True, exist_ok=True)
+    tool.fresh(work, [site.url(x) for x in names])
+    out: dict[str, Cycle] = {}
+    for kind in KINDS:
+        expected: set[str] = set()
+        if kind == "changed":
+            expected = {site.url(x) for x in make_pages(pages, n, seed, MUTATE_FRACTION)}
+        busy = wait_for_quiet(quiet_wait) if quiet_wait else None
+        site.stats(reset=True)
+        log(f"{tool.name}: {kind} cycle" + (f" (machine {100 * busy:.0f}% busy before)"
+                                            if busy is not None else ""))
+        m, reported, changed, exact = tool.cycle(kind, expected)
+        out[kind] = Cycle(kind, m, site.stats(reset=True), reported, changed, exact)
+        log(f"  {m.wall:.2f}s wall, {m.cpu:.2f}s CPU, {m.peak_rss_kb / 1024:.0f} MB tree RSS, "
+            f"changed {changed}{'' if exact is None else f', exact={exact}'}; others used "
+            f"{m.others_cpu:.1f} CPU-s meanwhile")
+    make_pages(pages, n, seed)  # back to the base pages for the next tool
+    return out
+
+
+def median_cycle(runs: list[Cycle]) -> Cycle:
+    ordered = sorted(runs, key=lambda c: c.measured.wall)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def check(name: str, value: float | None, limit: float, extra: bool = True) -> dict[str, Any]:
+    """A target's verdict; `pass` is None when it could not be measured (tool skipped)."""
+    ok = None if value is None else value <= limit and extra
+    return {"target": name, "value": value, "limit": limit, "pass": ok}
+
+
+def versions() -> dict[str, str]:
+    code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+            "('scrapy', 'trafilatura', 'lxml', 'twisted', 'sqlite-utils', 'regex')}))")
+    try:
+        out = json.loads(subprocess.run([str(VENV_PYTHON), "-c", code], capture_output=True,
+                                        text=True, check=True).stdout)
+    except (subprocess.CalledProcessError, json.JSONDecodeError, FileNotFoundError):
+        out = {}
+    exe = URLWATCH_VENV / "bin" / "urlwatch"
+    if exe.exists():
+        out["urlwatch"] = subprocess.run([str(exe), "--version"], capture_output=True,
+                                         text=True).stdout.strip()
+    return out
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        model = next((ln.split(":", 1)[1].strip()
+                      for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), "")
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+# ---------------------------------------------------------------------------------- modes
+
+def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
+    cmd, standin = claimwatch_command(a.claimwatch)
+    pages = work / "pages"
+    log(f"generating {a.n} pages (seed {a.seed})")
+    started = time.perf_counter()
+    make_pages(pages, a.n, a.seed)
+    gen_seconds = time.perf_counter() - started
+    site = Site(pages)
+    try:
+        names = (pages / "index.txt").read_text().split()
+        rate = site.throughput_304(names[0])
+        log(f"serving on port {site.port}; server answers {rate:.0f} conditional GETs/s "
+            "on one keep-alive connection")
+        tools: list[Tool] = [Claimwatch(cmd, standin, a.run_arg, a.rules), Floor(2), Floor(1)]
+        if not a.skip_urlwatch:
+            tools.append(Urlwatch())
+        runs: dict[str, list[dict[str, Cycle]]] = {}
+        for rep in range(a.repeat):
+            for tool in tools:
+                key = tool.name
+                slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
+                runs.setdefault(key, []).append(
+                    run_tool(tool, site, pages, work / f"{slug}-{rep}", a.n, a.seed,
+                             a.quiet_wait))
+    finally:
+        site.close()
+    best = {tool: {k: median_cycle([r[k] for r in rs]) for k in KINDS}
+            for tool, rs in runs.items()}
+    cw_name = next(t for t in best if t.startswith("claimwatch"))
+    cw, f2 = best[cw_name], best["floor, 2 processes"]
+    uw = best.get("urlwatch, html2text")
+    ratios = {
+        "cold_vs_floor2": ratio(cw["cold"].measured.wall, f2["cold"].measured.wall),
+        "cold_vs_floor1": ratio(cw["cold"].measured.wall,
+                                best["floor, 1 process"]["cold"].measured.wall),
+        "unchanged_vs_urlwatch": ratio(cw["unchanged"].measured.wall,
+                                       uw["unchanged"].measured.wall) if uw else None,
+        "changed_vs_urlwatch": ratio(cw["changed"].measured.wall,
+                                     uw["changed"].measured.wall) if uw else None,
+    }
+    peak = max(c.measured.peak_rss_kb for c in cw.values()) / 1024
+    targets = [
+        check("cold cycle <= 1.3 x 2-process floor", ratios["cold_vs_floor2"],
+              TARGETS["cold_vs_floor2"]),
+        check("unchanged cycle <= 0.5 x urlwatch unchanged", ratios["unchanged_vs_urlwatch"],
+              TARGETS["unchanged_vs_urlwatch"]),
+        check("10%-changed cycle <= 0.5 x urlwatch changed, exactly the mutated pages",
+              ratios["changed_vs_urlwatch"], TARGETS["changed_vs_urlwatch"],
+              bool(cw["changed"].exact)),
+        check(f"peak RSS <= 250 MB at N={a.n}", round(peak, 1), TARGETS["peak_rss_mb"]),
+    ]
+    return {
+        "mode": "cycles", "n": a.n, "seed": a.seed, "repeat": a.repeat,
+        "claimwatch_cmd": cmd, "standin": standin, "run_args": a.run_arg,
+        "generate_seconds": round(gen_seconds, 2), "server_304_per_s": round(rate),
+        "claimwatch_import_seconds": tools[0].imported.wall,  # type: ignore[attr-defined]
+        "results": {t: {k: c.summary() for k, c in cs.items()} for t, cs in best.items()},
+        "all_runs": {t: [{k: c.measured.wall for k, c in r.items()} for r in rs]
+                     for t, rs in runs.items()},
+        "ratios": ratios, "targets": targets,
+    }
+
+
+def mode_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
+    cmd, standin = claimwatch_command(a.claimwatch)
+    tool = Claimwatch(cmd, standin, a.run_arg, a.rules)
+    results: dict[str, Any] = {}
+    for n in (1000, 10_000):
+        pages = work / f"pages-{n}"
+        log(f"generating {n} pages")
+        make_pages(pages, n, a.seed)
+        site = Site(pages)
+        try:
+            names = (pages / "index.txt").read_text().split()
+            tool.fresh(work / f"cw-{n}", [site.url(x) for x in names])
+            if a.quiet_wait:
+                wait_for_quiet(a.quiet_wait)
+            site.stats(reset=True)
+            log(f"{tool.name}: cold cycle, N={n}")
+            m, reported, changed, _ = tool.cycle("cold", set())
+            results[str(n)] = {**m.summary(), "server": site.stats(), "reported": reported}
+            log(f"  {m.wall:.1f}s wall, {m.cpu:.1f}s CPU, {m.peak_rss_kb / 1024:.0f} MB")
+        finally:
+            site.close()
+        shutil.rmtree(pages, ignore_errors=True)
+    r = ratio(results["10000"]["wall"], results["1000"]["wall"])
+    return {"mode": "scale", "claimwatch_cmd": cmd, "standin": standin,
+            "run_args": a.run_arg, "results": results, "ratios": {"scale_10k_vs_1k": r},
+            "targets": [check("N=10,000 cold <= 11 x N=1000 cold", r,
+                              TARGETS["scale_10k_vs_1k"])]}
+
+
+def mode_daemon_rss(a: argparse.Namespace, work: Path) -> dict[str, Any]:
+    cmd, standin = claimwatch_command(a.claimwatch)
+    if not standin:
+        return daemon_rss_real(a, work, cmd)
+    pages = work / "pages"
+    make_pages(pages, a.n, a.seed)
+    site = Site(pages)
+    rows: list[dict[str, Any]] = []
+    try:
+        names = (pages / "index.txt").read_text().split()
+        tool = Claimwatch(cmd, standin, a.run_arg, a.rules)
+        tool.fresh(work, [site.url(x) for x in names])
+        # The stand-in daemon: N cycles in one process, paced by us over stdin/stdout.
+        run = tool.cmd + ["run", "--cycles", str(a.cycles), "--state", str(tool.state)]
+        proc = subprocess.Popen(run + a.run_arg, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        expected: set[str] = set()
+        for n in range(1, a.cycles + 1):
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the stand-in daemon exited early")
+            report = json.loads(line)
+            pids = tree(proc.pid)
+            row = {"cycle": n, "kind": kind_of(n), "tree_rss_kb": sum(rss_kb(p) for p in pids),
+                   "tree_pss_kb": sum(pss_kb(p) for p in pids), "vmrss_kb": report.get("vmrss"),
+                   "vmhwm_kb": report.get("vmhwm"), "seconds": report.get("seconds"),
+                   "changed": report.get("changed"), "expected_changed": len(expected)}
+            rows.append(row)
+            log(f"cycle {n} ({row['kind']}): {row['tree_rss_kb'] / 1024:.1f} MB, "
+                f"{row['seconds']}s, changed {row['changed']} (expected {len(expected)})")
+            if n == a.cycles:
+                break
+            before = file_hashes(pages)
+            nxt = kind_of(n + 1)
+            if nxt == "changed":
+                make_pages(pages, a.n, a.seed, MUTATE_FRACTION, mutate_seed=n + 1)
+            after = file_hashes(pages)
+            expected = {k for k in after if before.get(k) != after[k]}
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        proc.stdin.close()
+        proc.wait(60)
+    finally:
+        site.close()
+    at3 = rows[2]["tree_rss_kb"] if len(rows) >= 3 else None
+    last = rows[-1]["tree_rss_kb"]
+    growth = round(last / at3 - 1, 4) if at3 else None
+    counted_right = all(r["changed"] == r["expected_changed"] for r in rows[1:])
+    return {"mode": "daemon-rss", "standin": standin, "claimwatch_cmd": cmd,
+            "run_args": a.run_arg, "n": a.n, "cycles": rows,
+            "changed_counts_match": counted_right,
+            "ratios": {"daemon_rss_growth": growth},
+            "targets": [check(f"RSS after cycle {a.cycles} within 10% of after cycle 3",
+                              None if growth is None else abs(growth),
+                              TARGETS["daemon_rss_growth"])]}
+
+
+def kind_of(n: int) -> str:
+    """Cycle 1 is cold; then unchanged and 10%-changed alternate (2 unchanged, 3 changed...)."""
+    return "cold" if n == 1 else "unchanged" if n % 2 == 0 else "changed"
+
+
+def daemon_rss_real(a: argparse.Namespace, work: Path, cmd: list[str]) -> dict[str, Any]:
+    """TODO(issue 7): RSS per cycle of the real daemon, once `claimwatch run` exists.
+
+    What it has to do: import the pages as watches with a short interval (`watch import` then
+    `watch add URL --every 30s`, or whatever the final option is), start `claimwatch run
+    --state DIR` (its own process), and for each of --cycles cycles: wait for the daemon's
+    end-of-cycle line on stderr (`cycle: ... in Ns`), read the tree's RSS with tree()/rss_kb()
+    as mode_daemon_rss does, edit the pages as kind_of() says, and let the next cycle start;
+    stop with SIGTERM and check it exits 0. Until then --daemon-rss runs the stand-in.
+    """
+    raise NotImplementedError("--daemon-rss against the real daemon: see daemon_rss_real()")
+
+
+# ---------------------------------------------------------------------------------- report
+
+def fmt(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_report(r: dict[str, Any]) -> None:
+    p = print
+    if r["mode"] == "cycles":
+        p(f"\nN={r['n']} pages, seed {r['seed']}, {machine()['cpus']} CPUs; medians of "
+          f"{r['repeat']} run(s); server: {r['server_304_per_s']} 304s/s on one connection")
+        if r["standin"]:
+            p("*** claimwatch = STAND-IN (bench/standin_claimwatch.py), not `claimwatch run` ***")
+        p(f"{'tool':24} {'cycle':9} {'wall s':>8} {'CPU s':>7} {'tree RSS MB':>11} "
+          f"{'PSS MB':>6} {'max RSS MB':>10} {'changed':>7} {'exact':>5} {'200s':>5} {'304s':>5} "
+          f"{'cond':>5} {'conns':>5} {'bg CPU%':>7}")
+        for tool, cycles in r["results"].items():
+            for kind, c in cycles.items():
+                s = c["server"]
+                exact = "" if c["exact"] is None else "yes" if c["exact"] else "NO"
+                p(f"{tool[:24]:24} {kind:9} {c['wall']:8.2f} {c['cpu']:7.2f} "
+                  f"{c['peak_rss_kb'] / 1024:11.0f} {c['peak_pss_kb'] / 1024:6.0f} "
+                  f"{c['maxrss_kb'] / 1024:10.0f} "
+                  f"{fmt(c['changed'], 'd'):>7} {exact:>5} "
+                  f"{s['s200']:5d} {s['s304']:5d} {s['conditional']:5d} {s['connections']:5d} "
+                  f"{100 * c['others_cpu'] / (c['wall'] * (os.cpu_count() or 1)):7.0f}")
+    elif r["mode"] == "scale":
+        for n, c in r["results"].items():
+            p(f"N={n:>6}: cold {c['wall']:.1f}s wall, {c['cpu']:.1f}s CPU, "
+              f"{c['peak_rss_kb'] / 1024:.0f} MB tree RSS")
+    else:
+        for c in r["cycles"]:
+            p(f"cycle {c['cycle']:2d} {c['kind']:9} {c['tree_rss_kb'] / 1024:7.1f} MB  "
+              f"{c['seconds']}s  changed {c['changed']} (expected {c['expected_changed']})")
+        if r["standin"]:
+            p("*** the daemon here is the STAND-IN: N cycles of fetch + process in one process ***")
+    p("\nratios: " + ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in r["ratios"].items()))
+    for t in r["targets"]:
+        verdict = "SKIP" if t["pass"] is None else "PASS" if t["pass"] else "FAIL"
+        p(f"  [{verdict}] {t['target']}: {fmt(t['value'], '.2f')} "
+          f"(limit {t['limit']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see the module docstring."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=1000, help="pages (default 1000)")
+    ap.add_argument("--seed", type=int, default=1, help="page corpus seed")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; medians reported")
+    ap.add_argument("--skip-urlwatch", action="store_true")
+    ap.add_argument("--claimwatch", metavar="CMD",
+                    help="claimwatch executable (default .venv/bin/claimwatch, or the stand-in "
+                         "while `claimwatch run` does not exist)")
+    ap.add_argument("--run-arg", action="append", default=[], metavar="ARG",
+                    help="extra argument for every `run` (stand-in: --run-arg=--set "
+                         "--run-arg=AUTOTHROTTLE_ENABLED=false)")
+    ap.add_argument("--rules", help="rules file passed to claimwatch run")
+    ap.add_argument("--json-out", type=Path, help="default bench/out/results-<timestamp>.json")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--quiet-wait", type=float, default=60, metavar="SECONDS",
+                    help="before each cycle, wait up to this long for the rest of the machine "
+                         "to use < 25%% of the CPUs (default 60; 0: do not wait)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--scale", action="store_true", help="cold cycle at N=1000 and 10000")
+    mode.add_argument("--daemon-rss", action="store_true", help="RSS over daemon cycles")
+    ap.add_argument("--cycles", type=int, default=20, help="--daemon-rss cycles (default 20)")
+    a = ap.parse_args(argv)
+    if not VENV_PYTHON.exists():
+        ap.error(f"{VENV_PYTHON} is missing: run `make test` (or `make demo`) first")
+    work = Path(tempfile.mkdtemp(prefix="claimwatch-bench-"))
+    runner: Callable[[argparse.Namespace, Path], dict[str, Any]] = (
+        mode_scale if a.scale else mode_daemon_rss if a.daemon_rss else mode_cycles)
+    try:
+        result = runner(a, work)
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"work directory kept: {work}")
+    result["meta"] = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **machine(),
+                      "versions": versions(), "argv": sys.argv[1:]}
+    print_report(result)
+    out = a.json_out or OUT / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

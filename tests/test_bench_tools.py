@@ -1,0 +1,107 @@
+"""The benchmark's own tools: the page generator is deterministic and mutates only what it
+says, and the static server answers conditional requests and counts what it served."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench import make_pages, serve
+
+
+def files(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.glob("clinic-*.html"))}
+
+
+def test_generator_is_deterministic_and_sized(tmp_path: Path) -> None:
+    a = make_pages.generate(tmp_path / "a", 12, seed=7)
+    make_pages.generate(tmp_path / "b", 12, seed=7)
+    make_pages.generate(tmp_path / "c", 12, seed=8)
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+    assert files(tmp_path / "a") != files(tmp_path / "c")
+    assert all(15_000 <= s <= 41_000 for s in a.sizes)
+    index = (tmp_path / "a" / "index.txt").read_text().split()
+    assert index == sorted(files(tmp_path / "a"))
+    page = (tmp_path / "a" / index[0]).read_text()
+    for part in ('class="cmplz-cookiebanner', 'class="sub-menu', "<article", 'class="sidebar',
+                 "Medical disclaimer"):
+        assert part in page
+
+
+def test_mutate_touches_only_the_chosen_pages(tmp_path: Path) -> None:
+    out = tmp_path / "pages"
+    make_pages.generate(out, 20, seed=3)
+    before = files(out)
+    stamps = {n: (out / n).stat().st_mtime_ns for n in before}
+    s = make_pages.generate(out, 20, seed=3, mutate_fraction=0.25, mutate_seed=5)
+    after = files(out)
+    listed = (out / "mutated.txt").read_text().split()
+    assert listed == s.mutated and len(listed) == 5
+    assert {n for n in before if before[n] != after[n]} == set(listed)
+    for n in before:
+        if n in listed:
+            assert int((out / n).stat().st_mtime) > stamps[n] // 10**9  # Last-Modified moves on
+        else:
+            assert (out / n).stat().st_mtime_ns == stamps[n]  # untouched: validators hold
+    again = make_pages.generate(out, 20, seed=3, mutate_fraction=0.25, mutate_seed=5)
+    assert again.written == 0 and files(out) == after
+    make_pages.generate(out, 20, seed=3)  # back to the base pages
+    assert files(out) == before and not (out / "mutated.txt").exists()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[serve.Server]:
+    (tmp_path / "a.html").write_text("<p>hello</p>")
+    srv = serve.start_in_thread(str(tmp_path))
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def get(conn: http.client.HTTPConnection, path: str, **headers: str
+        ) -> http.client.HTTPResponse:
+    conn.request("GET", path, headers=headers)
+    resp = conn.getresponse()
+    resp.body = resp.read()  # type: ignore[attr-defined]
+    return resp
+
+
+def test_server_validators_304s_and_stats(server: serve.Server, tmp_path: Path) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    first = get(conn, "/a.html")
+    etag, modified = first.getheader("ETag"), first.getheader("Last-Modified")
+    assert first.status == 200 and first.body == b"<p>hello</p>" and etag and modified
+    assert get(conn, "/a.html", **{"If-None-Match": etag}).status == 304
+    assert get(conn, "/a.html", **{"If-Modified-Since": modified}).status == 304
+    assert get(conn, "/a.html", **{"If-None-Match": '"other"',
+                                   "If-Modified-Since": modified}).status == 200
+    assert get(conn, "/robots.txt").body.startswith(b"User-agent: *")
+    assert get(conn, "/../etc/passwd").status == 404
+    (tmp_path / "a.html").write_text("<p>changed</p>")
+    os.utime(tmp_path / "a.html", (1e9, 2e9))
+    changed = get(conn, "/a.html", **{"If-None-Match": etag})
+    assert changed.status == 200 and changed.getheader("ETag") != etag
+    other = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    stats = json.loads(get(other, "/__stats?reset=1").body)
+    assert stats["s304"] == 2 and stats["s200"] == 4 and stats["s404"] == 1
+    assert stats["conditional"] == 4 and stats["if_none_match"] == 3
+    assert stats["connections"] == 1  # keep-alive: everything above went over one connection
+    assert json.loads(get(other, "/__stats").body)["requests"] == 0
+
+
+def test_server_without_validators(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text("x")
+    srv = serve.start_in_thread(str(tmp_path), validators=False)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        resp = get(conn, "/a.html", **{"If-None-Match": "*"})
+        assert resp.status == 200 and resp.getheader("ETag") is None
+        assert resp.getheader("Last-Modified") is None
+    finally:
+        srv.shutdown()
+        srv.server_close()
