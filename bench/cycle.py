@@ -13,8 +13,6 @@ loopback port, and times three cycles (cold, unchanged: the server answers 304, 
 `make_pages.py --mutate 0.1`) for each tool:
 
 - claimwatch: `CMD watch import` into a fresh state dir, then `CMD run --once --all --json`.
-  Until the real `run` command exists, a clearly marked stand-in (bench/standin_claimwatch.py)
-  runs the library's check path instead, and every output says so.
 - the floor: keep-alive fetch + `trafilatura.extract` in 2 processes and in 1 (bench/floor.py).
 - urlwatch with its html2text filter, from a bench-only venv (bench/.venv-urlwatch, created
   with `pip install urlwatch` if missing), with its own jobs file, config and cache.
@@ -43,6 +41,7 @@ import re
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -57,7 +56,6 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 DEFAULT_CLAIMWATCH = ROOT / ".venv" / "bin" / "claimwatch"
-STANDIN = BENCH / "standin_claimwatch.py"
 URLWATCH_VENV = BENCH / ".venv-urlwatch"
 OUT = BENCH / "out"
 KINDS = ("cold", "unchanged", "changed")
@@ -343,12 +341,12 @@ class Tool:
 
 
 class Claimwatch(Tool):
-    """`claimwatch run --once --all` (or the stand-in) against a fresh state dir."""
+    """`claimwatch run --once --all` against a fresh state dir."""
 
-    def __init__(self, cmd: list[str], standin: bool, run_args: list[str],
-                 rules: str | None) -> None:
-        self.cmd, self.standin, self.run_args, self.rules = cmd, standin, run_args, rules
-        self.name = "claimwatch (STAND-IN)" if standin else "claimwatch"
+    name = "claimwatch"
+
+    def __init__(self, cmd: list[str], run_args: list[str], rules: str | None) -> None:
+        self.cmd, self.run_args, self.rules = cmd, run_args, rules
 
     def fresh(self, work: Path, urls: list[str]) -> None:
         work.mkdir(parents=True, exist_ok=True)
@@ -464,21 +462,9 @@ def ensure_urlwatch() -> Path:
     return exe
 
 
-def claimwatch_command(given: str | None) -> tuple[list[str], bool]:
-    """The claimwatch command to time, and whether it is the stand-in.
-
-    The default is the repo's .venv/bin/claimwatch if it has the `run` command; until then
-    the stand-in. TODO(issue 7): drop the fallback once `claimwatch run` has landed.
-    """
-    if given:
-        cmd = shlex.split(given)
-        return cmd, any("standin" in part for part in cmd)
-    probe = subprocess.run([str(DEFAULT_CLAIMWATCH), "run", "--help"], capture_output=True)
-    if probe.returncode == 0:
-        return [str(DEFAULT_CLAIMWATCH)], False
-    log("*** `claimwatch run` does not exist yet: timing the STAND-IN "
-        "(bench/standin_claimwatch.py: crawler.runner.fetch + monitor.check.process) ***")
-    return [str(VENV_PYTHON), str(STANDIN)], True
+def claimwatch_command(given: str | None) -> list[str]:
+    """The claimwatch command to time: --claimwatch, else the repo's .venv/bin/claimwatch."""
+    return shlex.split(given) if given else [str(DEFAULT_CLAIMWATCH)]
 
 
 # ----------------------------------------------------------------------------- sequences
@@ -550,7 +536,7 @@ def machine() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- modes
 
 def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
-    cmd, standin = claimwatch_command(a.claimwatch)
+    cmd = claimwatch_command(a.claimwatch)
     pages = work / "pages"
     log(f"generating {a.n} pages (seed {a.seed})")
     started = time.perf_counter()
@@ -562,7 +548,7 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         rate = site.throughput_304(names[0])
         log(f"serving on port {site.port}; server answers {rate:.0f} conditional GETs/s "
             "on one keep-alive connection")
-        tools: list[Tool] = [Claimwatch(cmd, standin, a.run_arg, a.rules), Floor(2), Floor(1)]
+        tools: list[Tool] = [Claimwatch(cmd, a.run_arg, a.rules), Floor(2), Floor(1)]
         if not a.skip_urlwatch:
             tools.append(Urlwatch())
         runs: dict[str, list[dict[str, Cycle]]] = {}
@@ -602,7 +588,7 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
     ]
     return {
         "mode": "cycles", "n": a.n, "seed": a.seed, "repeat": a.repeat,
-        "claimwatch_cmd": cmd, "standin": standin, "run_args": a.run_arg,
+        "claimwatch_cmd": cmd, "run_args": a.run_arg,
         "generate_seconds": round(gen_seconds, 2), "server_304_per_s": round(rate),
         "claimwatch_import_seconds": tools[0].imported.wall,  # type: ignore[attr-defined]
         "results": {t: {k: c.summary() for k, c in cs.items()} for t, cs in best.items()},
@@ -613,8 +599,8 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def mode_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
-    cmd, standin = claimwatch_command(a.claimwatch)
-    tool = Claimwatch(cmd, standin, a.run_arg, a.rules)
+    cmd = claimwatch_command(a.claimwatch)
+    tool = Claimwatch(cmd, a.run_arg, a.rules)
     results: dict[str, Any] = {}
     for n in (1000, 10_000):
         pages = work / f"pages-{n}"
@@ -635,86 +621,94 @@ def mode_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
             site.close()
         shutil.rmtree(pages, ignore_errors=True)
     r = ratio(results["10000"]["wall"], results["1000"]["wall"])
-    return {"mode": "scale", "claimwatch_cmd": cmd, "standin": standin,
+    return {"mode": "scale", "claimwatch_cmd": cmd,
             "run_args": a.run_arg, "results": results, "ratios": {"scale_10k_vs_1k": r},
             "targets": [check("N=10,000 cold <= 11 x N=1000 cold", r,
                               TARGETS["scale_10k_vs_1k"])]}
 
 
 def mode_daemon_rss(a: argparse.Namespace, work: Path) -> dict[str, Any]:
-    cmd, standin = claimwatch_command(a.claimwatch)
-    if not standin:
-        return daemon_rss_real(a, work, cmd)
+    """RSS of the real daemon (its whole process tree) after each of --cycles cycles.
+
+    The pages are watched once a day, so nothing falls due by itself; each cycle marks every
+    watch due in the state database, waits until the daemon's heartbeat has counted that many
+    more checks, reads the tree's RSS, and edits the pages for the next cycle (kind_of)."""
+    cmd = claimwatch_command(a.claimwatch)
     pages = work / "pages"
     make_pages(pages, a.n, a.seed)
     site = Site(pages)
     rows: list[dict[str, Any]] = []
+    proc = None
     try:
         names = (pages / "index.txt").read_text().split()
-        tool = Claimwatch(cmd, standin, a.run_arg, a.rules)
+        tool = Claimwatch(cmd, a.run_arg, a.rules)
         tool.fresh(work, [site.url(x) for x in names])
-        # The stand-in daemon: N cycles in one process, paced by us over stdin/stdout.
-        run = tool.cmd + ["run", "--cycles", str(a.cycles), "--state", str(tool.state)]
-        proc = subprocess.Popen(run + a.run_arg, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)
-        assert proc.stdin is not None and proc.stdout is not None
+        db = tool.state / "claimwatch.db"
+        run = cmd + ["run", "--state", str(tool.state)] + (["--rules", a.rules] if a.rules else [])
+        log_file = (work / "daemon.log").open("w")
+        proc = subprocess.Popen(run + a.run_arg, stdout=log_file, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
         expected: set[str] = set()
+        checked = 0
         for n in range(1, a.cycles + 1):
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("the stand-in daemon exited early")
-            report = json.loads(line)
+            started = time.monotonic()
+            _all_due(db)
+            checked += len(names)
+            _wait_checked(db, checked, proc)
             pids = tree(proc.pid)
             row = {"cycle": n, "kind": kind_of(n), "tree_rss_kb": sum(rss_kb(p) for p in pids),
-                   "tree_pss_kb": sum(pss_kb(p) for p in pids), "vmrss_kb": report.get("vmrss"),
-                   "vmhwm_kb": report.get("vmhwm"), "seconds": report.get("seconds"),
-                   "changed": report.get("changed"), "expected_changed": len(expected)}
+                   "tree_pss_kb": sum(pss_kb(p) for p in pids),
+                   "seconds": round(time.monotonic() - started, 2),
+                   "expected_changed": len(expected)}
             rows.append(row)
-            log(f"cycle {n} ({row['kind']}): {row['tree_rss_kb'] / 1024:.1f} MB, "
-                f"{row['seconds']}s, changed {row['changed']} (expected {len(expected)})")
+            log(f"cycle {n} ({row['kind']}): {row['tree_rss_kb'] / 1024:.1f} MB tree RSS, "
+                f"{row['seconds']}s")
             if n == a.cycles:
                 break
             before = file_hashes(pages)
-            nxt = kind_of(n + 1)
-            if nxt == "changed":
+            if kind_of(n + 1) == "changed":
                 make_pages(pages, a.n, a.seed, MUTATE_FRACTION, mutate_seed=n + 1)
             after = file_hashes(pages)
             expected = {k for k in after if before.get(k) != after[k]}
-            proc.stdin.write("\n")
-            proc.stdin.flush()
-        proc.stdin.close()
-        proc.wait(60)
+        proc.send_signal(signal.SIGTERM)
+        exit_code = proc.wait(30)
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         site.close()
     at3 = rows[2]["tree_rss_kb"] if len(rows) >= 3 else None
     last = rows[-1]["tree_rss_kb"]
     growth = round(last / at3 - 1, 4) if at3 else None
-    counted_right = all(r["changed"] == r["expected_changed"] for r in rows[1:])
-    return {"mode": "daemon-rss", "standin": standin, "claimwatch_cmd": cmd,
-            "run_args": a.run_arg, "n": a.n, "cycles": rows,
-            "changed_counts_match": counted_right,
+    return {"mode": "daemon-rss", "claimwatch_cmd": cmd, "run_args": a.run_arg, "n": a.n,
+            "cycles": rows, "sigterm_exit": exit_code,
             "ratios": {"daemon_rss_growth": growth},
             "targets": [check(f"RSS after cycle {a.cycles} within 10% of after cycle 3",
                               None if growth is None else abs(growth),
                               TARGETS["daemon_rss_growth"])]}
 
 
+def _all_due(db: Path) -> None:
+    with sqlite3.connect(db, timeout=30) as conn:
+        conn.execute("UPDATE watches SET next_check = 0")
+
+
+def _wait_checked(db: Path, total: int, proc: subprocess.Popen, timeout: float = 1800) -> None:
+    """Until the daemon's heartbeat has counted `total` checks since it started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited ({proc.returncode}); see daemon.log")
+        with sqlite3.connect(db, timeout=30) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'daemon.heartbeat'").fetchone()
+        if row and json.loads(row[0]).get("checked", 0) >= total:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the daemon did not reach {total} checks in {timeout}s")
+
+
 def kind_of(n: int) -> str:
     """Cycle 1 is cold; then unchanged and 10%-changed alternate (2 unchanged, 3 changed...)."""
     return "cold" if n == 1 else "unchanged" if n % 2 == 0 else "changed"
-
-
-def daemon_rss_real(a: argparse.Namespace, work: Path, cmd: list[str]) -> dict[str, Any]:
-    """TODO(issue 7): RSS per cycle of the real daemon, once `claimwatch run` exists.
-
-    What it has to do: import the pages as watches with a short interval (`watch import` then
-    `watch add URL --every 30s`, or whatever the final option is), start `claimwatch run
-    --state DIR` (its own process), and for each of --cycles cycles: wait for the daemon's
-    end-of-cycle line on stderr (`cycle: ... in Ns`), read the tree's RSS with tree()/rss_kb()
-    as mode_daemon_rss does, edit the pages as kind_of() says, and let the next cycle start;
-    stop with SIGTERM and check it exits 0. Until then --daemon-rss runs the stand-in.
-    """
-    raise NotImplementedError("--daemon-rss against the real daemon: see daemon_rss_real()")
 
 
 # ---------------------------------------------------------------------------------- report
@@ -728,8 +722,6 @@ def print_report(r: dict[str, Any]) -> None:
     if r["mode"] == "cycles":
         p(f"\nN={r['n']} pages, seed {r['seed']}, {machine()['cpus']} CPUs; medians of "
           f"{r['repeat']} run(s); server: {r['server_304_per_s']} 304s/s on one connection")
-        if r["standin"]:
-            p("*** claimwatch = STAND-IN (bench/standin_claimwatch.py), not `claimwatch run` ***")
         p(f"{'tool':24} {'cycle':9} {'wall s':>8} {'CPU s':>7} {'tree RSS MB':>11} "
           f"{'PSS MB':>6} {'max RSS MB':>10} {'changed':>7} {'exact':>5} {'200s':>5} {'304s':>5} "
           f"{'cond':>5} {'conns':>5} {'bg CPU%':>7}")
@@ -750,9 +742,7 @@ def print_report(r: dict[str, Any]) -> None:
     else:
         for c in r["cycles"]:
             p(f"cycle {c['cycle']:2d} {c['kind']:9} {c['tree_rss_kb'] / 1024:7.1f} MB  "
-              f"{c['seconds']}s  changed {c['changed']} (expected {c['expected_changed']})")
-        if r["standin"]:
-            p("*** the daemon here is the STAND-IN: N cycles of fetch + process in one process ***")
+              f"{c['seconds']}s")
     p("\nratios: " + ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in r["ratios"].items()))
     for t in r["targets"]:
         verdict = "SKIP" if t["pass"] is None else "PASS" if t["pass"] else "FAIL"
@@ -769,11 +759,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; medians reported")
     ap.add_argument("--skip-urlwatch", action="store_true")
     ap.add_argument("--claimwatch", metavar="CMD",
-                    help="claimwatch executable (default .venv/bin/claimwatch, or the stand-in "
-                         "while `claimwatch run` does not exist)")
+                    help="claimwatch executable (default .venv/bin/claimwatch)")
     ap.add_argument("--run-arg", action="append", default=[], metavar="ARG",
-                    help="extra argument for every `run` (stand-in: --run-arg=--set "
-                         "--run-arg=AUTOTHROTTLE_ENABLED=false)")
+                    help="extra argument for every `run` (e.g. --run-arg=--per-host=16)")
     ap.add_argument("--rules", help="rules file passed to claimwatch run")
     ap.add_argument("--json-out", type=Path, help="default bench/out/results-<timestamp>.json")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")

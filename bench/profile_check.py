@@ -4,7 +4,7 @@
     .venv/bin/python bench/profile_check.py [-n 1000] [--seed 1] [--set KEY=VALUE ...]
                                             [--top 25] [--out-dir bench/out]
 
-Runs what the stand-in does (crawler.runner.fetch over every page, then
+Runs the library check path in one process (crawler.runner.fetch over every page, then
 monitor.check.process on each, one Store) for a cold, an unchanged and a 10%-changed cycle on
 generated pages served by serve.py, with timers wrapped around the parts of the path at run
 time (no claimwatch code is changed): Scrapy fetch (wall and CPU), extraction and its parts
@@ -77,7 +77,7 @@ def timed(name: str, group: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def instrument() -> None:
     """Wrap the parts of the check path in timers (module globals, so callers see them)."""
-    for part in ("_parse", "_title", "_word_counts", "_main_paragraphs", "_widget_blocks"):
+    for part in ("_parse", "_title", "_strip_invisible", "_main_paragraphs", "_widget_blocks"):
         setattr(extract_mod, part, timed(f"extract.{part.lstrip('_')}", "extract",
                                          getattr(extract_mod, part)))
     check.extract = timed("extract", "extract", check.extract)
@@ -91,6 +91,7 @@ def instrument() -> None:
     FetchedPage.text = timed("decode body", "other", FetchedPage.text)
     for name in ("ensure_watch", "watch", "update_watch", "last_good_snapshot", "add_snapshot",
                  "add_evidence", "open_findings", "add_finding", "see_finding",
+                 "see_open_findings", "last_title",
                  "resolve_finding", "log_fetch", "snapshots", "set_snapshot_disclaimers"):
         setattr(Store, name, timed(f"store.{name}", "store", getattr(Store, name)))
     Snapshot.document = property(timed("store.snapshot.document (unzip+json)", "store",
