@@ -17,6 +17,7 @@ from monitor.errors import ClaimwatchError, InputError
 from monitor.watches import validate_url
 
 DEFAULT_STATE = "state"
+RULES_VALIDATED = "rules.validated"  # meta key: rules texts this engine validated in full
 DEFAULT_RULES = "rules.yaml"
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -69,11 +70,18 @@ class Settings:
         configured = self.config().rules
         return resolve_rules_path(given or (str(configured) if configured else None))
 
-    def rules(self, given: str | None) -> Any:
-        """The validated rules (`rules_path`); RulesInvalid, exit 2, if they are not."""
+    def rules(self, given: str | None, store: Any = None) -> Any:
+        """The validated rules (`rules_path`); RulesInvalid, exit 2, if they are not. With a
+        store, a file this engine already validated in full is not validated again."""
         from monitor.rules import load_rules
 
-        return load_rules(self.rules_path(given))
+        if store is None:
+            return load_rules(self.rules_path(given))
+        known = json.loads(store.meta(RULES_VALIDATED) or "[]")
+        ruleset = load_rules(self.rules_path(given), known_good=known)
+        if ruleset.fully_validated and ruleset.validation_key not in known:
+            store.set_meta(RULES_VALIDATED, json.dumps([ruleset.validation_key, *known][:8]))
+        return ruleset
 
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)
@@ -162,8 +170,8 @@ def check(settings: Settings, url: str, state_dir: str | None, rules_path: str |
 
     url = validate_url(url)
     config = settings.config()
-    ruleset = settings.rules(rules_path)
     with Store.in_dir(settings.state_dir(state_dir)) as store:
+        ruleset = settings.rules(rules_path, store)
         targets = None
         if not no_notify and config.notify.enabled:
             from monitor.notify import Targets, target_salt
@@ -819,8 +827,8 @@ def rules_apply(settings: Settings, state_dir: str, rules_path: str | None) -> N
     from monitor.check import reevaluate_all
     from monitor.store import Store
 
-    ruleset = settings.rules(rules_path)
     with Store.in_dir(settings.state_dir(state_dir)) as store:
+        ruleset = settings.rules(rules_path, store)
         counts = reevaluate_all(store, ruleset)
     click.echo(f"{counts['pages']} page(s) re-evaluated: {counts['baseline']} baseline, "
                f"{counts['resolved']} resolved")
@@ -989,12 +997,14 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
     import os
 
     from monitor.daemon import Daemon, DaemonSettings
+    from monitor.store import Store
 
     if everything and not once:
         raise InputError("--all only makes sense with --once")
     config = settings.config()
     path = settings.rules_path(rules_path)
-    ruleset = settings.rules(rules_path)
+    with Store.in_dir(settings.state_dir(state_dir)) as store:
+        ruleset = settings.rules(rules_path, store)
     if config.notify.enabled:
         from monitor.notify import Targets
 

@@ -18,7 +18,6 @@ import bisect
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import regex
@@ -29,6 +28,7 @@ except ImportError:  # pragma: no cover
     re2 = None
 
 FLAGS = regex.IGNORECASE | regex.VERSION0
+_UNSET = object()
 _PREFILTER_MIN = 2000  # characters
 _REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
@@ -259,17 +259,37 @@ def _group_end(source: str, start: int) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
 class Pattern:
-    """A compiled pattern and the text the rule author wrote, for explanations."""
+    """A pattern: the text the rule author wrote (for explanations) and its expansion, compiled
+    with its prefilter on first use. Compiling is most of the cost of loading the rules, and a
+    run that meets no changed page never needs a rule."""
 
-    source: str
-    compiled: regex.Pattern
-    prefilter: Any = field(default=None, compare=False, repr=False)
+    __slots__ = ("source", "expanded", "_compiled", "_prefilter")
+
+    def __init__(self, source: str, expanded: str, compiled: regex.Pattern | None = None):
+        self.source = source
+        self.expanded = expanded
+        self._compiled = compiled
+        self._prefilter: Any = _UNSET
 
     @classmethod
     def build(cls, source: str, compiled: regex.Pattern) -> Pattern:
-        return cls(source, compiled, prefilter_for(compiled.pattern))
+        return cls(source, compiled.pattern, compiled)
+
+    @property
+    def compiled(self) -> regex.Pattern:
+        if self._compiled is None:
+            self._compiled = compile_pattern(self.expanded)
+        return self._compiled
+
+    @property
+    def prefilter(self) -> Any:
+        if self._prefilter is _UNSET:
+            self._prefilter = prefilter_for(self.expanded)
+        return self._prefilter
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.source!r})"
 
     def possible_in(self, blob: bytes, starts: Sequence[int],
                     ascii_text: bool | None = None) -> list[tuple[int, int]] | None:

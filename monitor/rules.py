@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import regex
 import yaml
 
+from monitor import patterns as patterns_module
 from monitor import rulekinds, yamlfile
 from monitor.errors import ClaimwatchError, RulesError
 from monitor.extract import Document
@@ -156,6 +157,8 @@ class Ruleset:
     disclaimers: dict[str, DisclaimerClass]
     terminators: Pattern | None
     settings: dict[str, float]
+    validation_key: str = ""
+    fully_validated: bool = False
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -269,18 +272,44 @@ class Run:
 
 # ---------------------------------------------------------------------------- loading
 
-def load_rules(path: str | Path) -> Ruleset:
-    """Load and validate a rules file; raises RulesInvalid listing every problem."""
+def _engine_key() -> str:
+    """What else decides whether a rules file is valid: this engine's code and the regex
+    libraries. A file validated under other code is validated again."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("rules", "rulekinds", "vetoes", "patterns", "page", "text", "yamlfile"):
+        h.update((here / f"{name}.py").read_bytes())
+    h.update(regex.__version__.encode())
+    h.update(str(getattr(patterns_module, "re2", None) is not None).encode())
+    return h.hexdigest()[:16]
+
+
+ENGINE_KEY = _engine_key()
+
+
+def validation_key(text: str) -> str:
+    """Identifies a rules text as validated by this engine (see `load_rules`)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] + ":" + ENGINE_KEY
+
+
+def load_rules(path: str | Path, *, known_good: Collection[str] = ()) -> Ruleset:
+    """Load and validate a rules file; raises RulesInvalid listing every problem.
+
+    A file whose `validation_key` is in `known_good` (it was validated before, examples and
+    all, by this same engine) is loaded without re-running its examples, and its patterns are
+    compiled when first used: a check of an unchanged page then never pays for them."""
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesInvalid([RulesError(f"cannot read: {exc.strerror}", path=path)]) from None
-    return parse_rules(text, path)
+    return parse_rules(text, path, trusted=validation_key(text) in known_good)
 
 
-def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = True) -> Ruleset:
-    """Validate rules from YAML text; `path` is only used in messages."""
+def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = True,
+                trusted: bool = False) -> Ruleset:
+    """Validate rules from YAML text; `path` is only used in messages. `trusted` skips what a
+    known-good text cannot fail: compiling now, and the examples."""
     problems: list[RulesError] = []
     try:
         data = yamlfile.load(text)
@@ -288,9 +317,11 @@ def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = Tru
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RulesInvalid([RulesError(f"not valid YAML: {reason}", path=path,
                                        line=yamlfile.error_line(exc))]) from None
-    builder = _Builder(path, problems)
+    builder = _Builder(path, problems, trusted=trusted)
     ruleset = builder.build(data, text)
-    if not problems and run_examples:
+    ruleset.validation_key = validation_key(text)
+    ruleset.fully_validated = not trusted and run_examples
+    if not problems and run_examples and not trusted:
         for failure in check_examples(ruleset):
             problems.append(failure)
     if problems:
@@ -301,9 +332,10 @@ def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = Tru
 class _Builder:
     """Turns the parsed YAML into a Ruleset, collecting every problem it finds."""
 
-    def __init__(self, path: str, problems: list[RulesError]) -> None:
+    def __init__(self, path: str, problems: list[RulesError], trusted: bool = False) -> None:
         self.path = path
         self.problems = problems
+        self.trusted = trusted
         self.lexicons: dict[str, str] = {}
         self.compiled: dict[str, Pattern] = {}
         self.broken: set[str] = set()  # lexicons already reported: no cascade of errors
@@ -427,7 +459,8 @@ class _Builder:
                 expanded.append(expand(term, self.lexicons))
             source = alternation(expanded, boundaries)
             try:
-                self.compiled[name] = Pattern.build("{" + name + "}", compile_pattern(source))
+                self.compiled[name] = Pattern("{" + name + "}", source, None if self.trusted
+                                              else compile_pattern(source))
             except regex.error as exc:
                 self.error(f"bad regex in a term: {exc}", where, field=f"lexicons.{name}")
                 self.broken.add(name)
@@ -492,8 +525,11 @@ class _Builder:
             return None
         # Compiling is slow (the regex module's compiler is Python): compile the alternation
         # once, and each item alone only to find the culprit when that fails.
+        joined = "|".join(f"(?:{s})" for s, _, _ in sources)
+        if self.trusted:
+            return Pattern(" | ".join(raw), joined)
         try:
-            combined = compile_pattern("|".join(f"(?:{s})" for s, _, _ in sources))
+            combined = compile_pattern(joined)
         except regex.error:
             for expanded, source, where in sources:
                 try:

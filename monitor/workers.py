@@ -20,10 +20,11 @@ _ruleset: Ruleset | None = None
 
 
 def init(rules_text: str, rules_path: str, daemon_pid: int) -> None:
-    """Pool initializer: parse the rules the daemon already validated (examples skipped), and
-    exit if the daemon dies: a killed daemon must not leave its workers behind."""
+    """Pool initializer: take the rules the daemon already validated (patterns compile on
+    first use), and exit if the daemon dies: a killed daemon must not leave its workers
+    behind."""
     global _ruleset
-    _ruleset = parse_rules(rules_text, rules_path, run_examples=False)
+    _ruleset = parse_rules(rules_text, rules_path, trusted=True)
     threading.Thread(target=_exit_with, args=(daemon_pid,), daemon=True,
                      name="claimwatch-orphan-watch").start()
 

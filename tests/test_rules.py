@@ -8,6 +8,8 @@ import pytest
 from monitor.page import document_from_text
 from monitor.rules import RulesInvalid, load_rules, parse_rules
 
+RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
+
 BASE = """
 version: 1
 lexicons:
@@ -346,3 +348,36 @@ def _byte(text: str, pattern) -> int:
     """Byte offset of the real pattern's first match (what a prefilter may not pass)."""
     m = pattern.compiled.search(text)
     return len(text[: m.start()].encode())
+
+
+def test_a_known_good_rules_text_loads_without_compiling_or_examples(tmp_path):
+    first = load_rules(RULES_FILE)
+    assert first.fully_validated and first.rule("cure-claim").pattern._compiled is not None
+    again = load_rules(RULES_FILE, known_good={first.validation_key})
+    assert not again.fully_validated
+    assert again.rule("cure-claim").pattern._compiled is None  # compiled on first use
+    doc = document_from_text("Ketamine cures addiction. 87% of our patients stay sober.")
+    assert [f.fingerprint for f in again.evaluate(doc).findings] == \
+        [f.fingerprint for f in first.evaluate(doc).findings]
+    # Any other text is validated in full: a failing example still stops the load.
+    broken = tmp_path / "rules.yaml"
+    broken.write_text(RULES_FILE.read_text().replace(
+        "Ketamine is not a cure for addiction; it is one tool",
+        "Ketamine is a cure for addiction; it is one tool"))
+    with pytest.raises(RulesInvalid):
+        load_rules(broken, known_good={first.validation_key})
+
+
+def test_check_remembers_the_validated_rules_in_the_state(site, tmp_path):
+    from conftest import page
+    from test_cli import claimwatch
+
+    from monitor.store import Store
+
+    site.serve("/r/", page("ridgeline/v1.html"))
+    state = tmp_path / "state"
+    assert claimwatch("check", site.url("/r/"), "--state", str(state), "--rules",
+                      str(RULES_FILE)).returncode == 0
+    with Store.in_dir(state) as store:
+        known = store.meta("rules.validated")
+    assert load_rules(RULES_FILE).validation_key in known
