@@ -309,8 +309,11 @@ def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
     return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
 
 
+_INSIDE_DROPPED = " or ".join(f"ancestor::{tag}" for tag in (
+    "header", "nav", "footer", "aside", "form", "menu", "dialog", "template"))
 _MAYBE_BOILERPLATE = lxml.etree.XPath(
-    ".//*[@class or @id or @role or @hidden or @aria-hidden or @style]")
+    f".//*[(@class or @id or @role or @hidden or @aria-hidden or @style)"
+    f" and not({_INSIDE_DROPPED})]")
 _NON_ELEMENTS = lxml.etree.XPath(".//comment() | .//processing-instruction()")
 
 
