@@ -60,6 +60,7 @@ class DaemonSettings:
     concurrency: int = 16
     per_host: int = 4
     download_timeout: float = 30.0
+    autothrottle: bool = True
     max_inflight: int = 64
     feed_interval: float = 1.0
     status_interval: float = 5.0
@@ -148,8 +149,13 @@ class Daemon:
         self._reactor = reactor
         self._reader = Store.in_dir(self.settings.state_dir)
         self._pool = self._new_pool(self.rules_text)
-        for _ in range(self.settings.workers):  # start workers now, alongside Scrapy's setup
-            self._pool.submit(workers.ready)
+        # Start the workers now, alongside Scrapy's setup, from another thread: the first
+        # submit waits for the forkserver to import trafilatura, which must not hold up the
+        # reactor (a cycle of unchanged pages never needs a worker at all).
+        pool = self._pool
+        threading.Thread(target=lambda: [pool.submit(workers.ready)
+                                         for _ in range(self.settings.workers)],
+                         name="claimwatch-warm-up", daemon=True).start()
         self._writer = threading.Thread(target=self._writer_loop, name="claimwatch-writer",
                                         daemon=True)
         self._writer.start()
@@ -200,6 +206,7 @@ class Daemon:
             "CONCURRENT_REQUESTS": self.settings.concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": self.settings.per_host,
             "DOWNLOAD_TIMEOUT": self.settings.download_timeout,
+            "AUTOTHROTTLE_ENABLED": self.settings.autothrottle,
             **self.settings.crawl_overrides,
         }
         from scrapy import signals
