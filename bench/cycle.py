@@ -340,8 +340,13 @@ class Tool:
         raise NotImplementedError
 
 
+# All pages come from one loopback host here, where per-host politeness (4 requests at a time,
+# AutoThrottle) would be the limit; the floor and urlwatch do not throttle either.
+CLAIMWATCH_CONFIG = "[daemon]\nper_host = 16\nautothrottle = false\n"
+
+
 class Claimwatch(Tool):
-    """`claimwatch run --once --all` against a fresh state dir."""
+    """`claimwatch run --once --all` against a fresh state dir, with CLAIMWATCH_CONFIG."""
 
     name = "claimwatch"
 
@@ -354,11 +359,14 @@ class Claimwatch(Tool):
         shutil.rmtree(self.state, ignore_errors=True)
         listing = work / "urls.txt"
         listing.write_text("".join(u + "\n" for u in urls))
+        self.config = work / "claimwatch.toml"
+        self.config.write_text(CLAIMWATCH_CONFIG)
         self.imported = measure(self.cmd + ["watch", "import", str(listing),
                                             "--state", str(self.state)])
 
     def run_cmd(self) -> list[str]:
-        cmd = self.cmd + ["run", "--once", "--all", "--state", str(self.state), "--json"]
+        cmd = self.cmd + ["--config", str(self.config), "run", "--once", "--all", "--state",
+                          str(self.state), "--json"]
         if self.rules:
             cmd += ["--rules", self.rules]
         return cmd + self.run_args
@@ -644,7 +652,8 @@ def mode_daemon_rss(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         tool = Claimwatch(cmd, a.run_arg, a.rules)
         tool.fresh(work, [site.url(x) for x in names])
         db = tool.state / "claimwatch.db"
-        run = cmd + ["run", "--state", str(tool.state)] + (["--rules", a.rules] if a.rules else [])
+        run = cmd + ["--config", str(tool.config), "run", "--state", str(tool.state)]
+        run += ["--rules", a.rules] if a.rules else []
         log_file = (work / "daemon.log").open("w")
         proc = subprocess.Popen(run + a.run_arg, stdout=log_file, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)

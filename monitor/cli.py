@@ -1017,6 +1017,7 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
         workers=workers or daemon_config.workers or max(1, os.cpu_count() or 1),
         concurrency=concurrency, per_host=per_host or daemon_config.per_host,
         download_timeout=daemon_config.download_timeout,
+        autothrottle=daemon_config.autothrottle,
         delivery_interval=daemon_config.delivery_interval,
         recycle_after=daemon_config.recycle_after, max_inflight=max(64, concurrency * 4),
     ), ruleset)

@@ -80,6 +80,8 @@ class DaemonConfig:
     workers: int = _key(0, "extraction processes (0: one per CPU)", minimum=0)
     concurrency: int = _key(16, "requests in flight in total", minimum=1)
     per_host: int = _key(4, "requests in flight per host", minimum=1)
+    autothrottle: bool = _key(True, "adapt the pace per host to its response times (off only "
+                              "for hosts you run yourself, e.g. a benchmark on loopback)")
     download_timeout: float = _key(30.0, "seconds to wait for a page", minimum=1)
     delivery_interval: float = _key(10.0, "seconds between passes over the outbox", minimum=1)
     recycle_after: int = _key(500, "pages a worker process analyses before it is replaced",

@@ -59,6 +59,7 @@ backoff_cap = 20
     ('state = "x"', 'unknown key "state" (allowed: state_dir, rules, notify, daemon)'),
     ('[daemon]\nx = 1', 'unknown key "daemon.x" (allowed: workers, concurrency, per_host'),
     ('[daemon]\nconcurrency = 0', 'daemon.concurrency'),
+    ('[daemon]\nautothrottle = "off"', "daemon.autothrottle: expected true or false"),
     ('notify = 3', '"notify" must be a table'),
     ('[notify]\nmax_attempts = 0', 'notify.max_attempts: must be at least 1, got 0'),
     ('[notify]\nmax_attempts = "five"', "notify.max_attempts: expected an integer, got 'five'"),
@@ -77,6 +78,13 @@ def test_each_error_names_the_key(tmp_path, text, message):
         load_config(env={}, cwd=tmp_path)
     assert str(err.value).startswith(str(tmp_path / "claimwatch.toml") + ": ")
     assert message in str(err.value)
+
+
+def test_the_daemon_section_is_read(tmp_path):
+    write(tmp_path, "[daemon]\nworkers = 3\nper_host = 16\nautothrottle = false\n")
+    daemon = load_config(env={}, cwd=tmp_path).daemon
+    assert (daemon.workers, daemon.per_host, daemon.autothrottle) == (3, 16, False)
+    assert load_config(env={}, cwd=tmp_path / "none").daemon.autothrottle is True
 
 
 def test_url_values_never_appear_in_errors_or_repr(tmp_path):
