@@ -7,6 +7,7 @@ Run by hand, never in CI (it takes minutes):
                            [--claimwatch CMD] [--run-arg ARG ...] [--json-out FILE]
     python3 bench/cycle.py --scale              # cold cycle at N=1000 and N=10000
     python3 bench/cycle.py --daemon-rss [--cycles 20]
+    python3 bench/cycle.py --history [--snapshots 50]   # check cost with 50 snapshots vs 1
 
 The default mode generates N pages with make_pages.py, serves them with serve.py on a free
 loopback port, and times three cycles (cold, unchanged: the server answers 304, and after
@@ -17,12 +18,13 @@ loopback port, and times three cycles (cold, unchanged: the server answers 304, 
 - urlwatch with its html2text filter, from a bench-only venv (bench/.venv-urlwatch, created
   with `pip install urlwatch` if missing), with its own jobs file, config and cache.
 
-For each cycle: wall time, CPU time (user+sys of the child and the children it reaped, from
-wait4), peak RSS of the process tree (sum over the tree, sampled every 20 ms; also the
-largest single process from wait4, and PSS), what the tool reported changed (claimwatch:
-whether exactly the mutated pages), and what the server saw (200s, 304s, conditional
-requests, TCP connections). Then a table, the ratios and targets, and a JSON file
-(bench/out/results-<timestamp>.json unless --json-out).
+For each cycle: wall time, CPU time (user+sys of the child and all its descendants, from
+wait4; the benchmark adopts orphans, e.g. a forkserver, as a subreaper), peak RSS of the
+process tree (sum over the tree, sampled every 20 ms; also the largest single process from
+wait4, and PSS), what the tool reported changed (claimwatch: whether exactly the mutated
+pages), and what the server saw (200s, 304s, conditional requests, TCP connections). Then
+a table, the ratios and targets, and a JSON file (bench/out/results-<timestamp>.json unless
+--json-out).
 
 Only the standard library: run it with any Python 3.11. Child tools run in their own
 environments (.venv for claimwatch and the floor, bench/.venv-urlwatch for urlwatch).
@@ -70,6 +72,7 @@ TARGETS = {
     "peak_rss_mb": 250.0,           # claimwatch process tree, N=1000
     "daemon_rss_growth": 0.10,      # RSS after cycle 20 within 10% of after cycle 3
     "scale_10k_vs_1k": 11.0,        # cold N=10000 <= 11 x cold N=1000
+    "history_cost": 1.1,            # a cycle with 50 snapshots per page vs with 1 (+10% noise)
 }
 
 
@@ -146,10 +149,12 @@ class TreeSampler(threading.Thread):
         self.peak_rss = self.peak_pss = self.peak_procs = 0
         self.stopped = threading.Event()
         self.pids = [pid]
+        self.seen = {pid}
 
     def sample(self, tick: int) -> None:
         if tick % 10 == 0:
             self.pids = tree(self.pid)
+            self.seen.update(self.pids)
             self.peak_procs = max(self.peak_procs, len(self.pids))
         self.peak_rss = max(self.peak_rss, sum(rss_kb(p) for p in self.pids))
         if tick % 5 == 0:
@@ -206,20 +211,60 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | No
         killer.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
-        others = busy_seconds() - busy - usage.ru_utime - usage.ru_stime
         killer.cancel()
         sampler.stopped.set()
         sampler.join()
+        user, sys_, maxrss = _reap_orphans(sampler.seen - {proc.pid})
+        user, sys_ = user + usage.ru_utime, sys_ + usage.ru_stime
+        others = busy_seconds() - busy - user - sys_
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        m = Measured(cmd, round(wall, 3), usage.ru_utime, usage.ru_stime, sampler.peak_rss,
-                     sampler.peak_pss, usage.ru_maxrss, sampler.peak_procs, proc.returncode,
-                     round(max(others, 0.0), 2), out.read().decode(errors="replace"),
-                     err.read().decode(errors="replace"))
+        m = Measured(cmd, round(wall, 3), user, sys_, sampler.peak_rss,
+                     sampler.peak_pss, max(usage.ru_maxrss, maxrss), sampler.peak_procs,
+                     proc.returncode, round(max(others, 0.0), 2),
+                     out.read().decode(errors="replace"), err.read().decode(errors="replace"))
     if m.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)} exited {m.returncode}:\n{m.stderr[-3000:]}")
     return m
+
+
+def become_subreaper() -> None:
+    """Adopt the orphans of the children we measure, to count their CPU time.
+
+    A multiprocessing forkserver outlives the process that started it by a moment; orphaned,
+    it would be reaped by init, and with it the CPU time of every worker it reaped."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _reap_orphans(pids: set[int], timeout: float = 15.0) -> tuple[float, float, int]:
+    """Wait for the measured child's leftover descendants; their summed user, sys, max RSS."""
+    user = sys_ = 0.0
+    maxrss = 0
+    pending = set(pids)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:  # not (yet) ours: its own parent reaps it, or it is gone
+                if not os.path.exists(f"/proc/{pid}"):
+                    pending.discard(pid)
+                continue
+            if done:
+                user, sys_ = user + usage.ru_utime, sys_ + usage.ru_stime
+                maxrss = max(maxrss, usage.ru_maxrss)
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.05)
+    if pending:
+        log(f"warning: {len(pending)} process(es) of the measured tree still running: "
+            "their CPU time is not counted")
+    return user, sys_, maxrss
 
 
 def wait_for_quiet(max_wait: float, threshold: float = 0.25, window: float = 2.0) -> float:
@@ -696,6 +741,103 @@ def mode_daemon_rss(a: argparse.Namespace, work: Path) -> dict[str, Any]:
                               TARGETS["daemon_rss_growth"])]}
 
 
+def mode_history(a: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Does a check cost more when a page has a long history?
+
+    A cold cycle builds one state dir; a copy of it receives --snapshots - 1 more snapshots
+    per page (each with its evidence and a fetch-log row, as if every page had changed that
+    often). After a warm-up cycle on a throwaway copy, both states run the same 10%-changed
+    cycle and the same unchanged cycle, in alternating order, and the wall times are compared."""
+    cmd = claimwatch_command(a.claimwatch)
+    pages = work / "pages"
+    make_pages(pages, a.n, a.seed)
+    site = Site(pages)
+    results: dict[str, dict[str, Any]] = {"1": {}, str(a.snapshots): {}}
+    try:
+        urls = [site.url(x) for x in (pages / "index.txt").read_text().split()]
+        shallow = Claimwatch(cmd, a.run_arg, a.rules)
+        shallow.fresh(work / "shallow", urls)
+        log(f"cold cycle, N={a.n}")
+        shallow.cycle("cold", set())
+        deep = Claimwatch(cmd, a.run_arg, a.rules)
+        deep.config, deep.state = shallow.config, work / "deep" / "state"
+        shutil.copytree(shallow.state, deep.state)
+        started = time.perf_counter()
+        rows = _add_history(deep.state / "claimwatch.db", a.snapshots - 1)
+        log(f"added {rows} snapshots in {time.perf_counter() - started:.1f}s "
+            f"({_size_mb(deep.state):.0f} MB of state vs {_size_mb(shallow.state):.0f} MB)")
+        expected = {site.url(x) for x in make_pages(pages, a.n, a.seed, MUTATE_FRACTION)}
+        # A throwaway changed cycle first: the first run to touch the mutated pages would
+        # otherwise pay for the server's and the OS's cold caches alone.
+        warm = Claimwatch(cmd, a.run_arg, a.rules)
+        warm.config, warm.state = shallow.config, work / "warm" / "state"
+        shutil.copytree(shallow.state, warm.state)
+        warm.cycle("changed", expected)
+        shutil.rmtree(warm.state)
+        order = [("1", shallow), (str(a.snapshots), deep)]
+        for kind in ("changed", "unchanged"):
+            for label, tool in order:
+                if a.quiet_wait:
+                    wait_for_quiet(a.quiet_wait)
+                site.stats(reset=True)
+                m, reported, changed, exact = tool.cycle(kind, expected)
+                results[label][kind] = {**m.summary(), "changed": changed, "exact": exact,
+                                        "server": site.stats(reset=True)}
+                log(f"{label:>3} snapshot(s) per page, {kind}: {m.wall:.2f}s wall, "
+                    f"{m.cpu:.2f}s CPU, changed {changed}")
+            order.reverse()
+    finally:
+        site.close()
+    deep_r, shallow_r = results[str(a.snapshots)], results["1"]
+    ratios = {f"{k}_{a.snapshots}_vs_1": ratio(deep_r[k]["wall"], shallow_r[k]["wall"])
+              for k in ("changed", "unchanged")}
+    return {"mode": "history", "claimwatch_cmd": cmd, "run_args": a.run_arg, "n": a.n,
+            "snapshots": a.snapshots, "results": results, "ratios": ratios,
+            "targets": [check(f"{k} cycle with {a.snapshots} snapshots per page <= "
+                              f"{TARGETS['history_cost']} x with 1", v, TARGETS["history_cost"])
+                        for k, v in ratios.items()]}
+
+
+def _add_history(db: Path, copies: int) -> int:
+    """Give every watch `copies` more snapshots: copies of its latest, with evidence and log."""
+    with sqlite3.connect(db) as conn:
+        latest = conn.execute(
+            "SELECT * FROM snapshots WHERE id IN (SELECT max(id) FROM snapshots GROUP BY watch_id)"
+        ).fetchall()
+        snap_cols = [d[0] for d in conn.execute("SELECT * FROM snapshots LIMIT 0").description]
+        ev_cols = [d[0] for d in conn.execute("SELECT * FROM evidence LIMIT 0").description]
+        log_cols = [d[0] for d in conn.execute("SELECT * FROM fetch_log LIMIT 0").description]
+        evidence = {r[ev_cols.index("snapshot_id")]: r for r in conn.execute(
+            "SELECT * FROM evidence WHERE snapshot_id IN (SELECT max(id) FROM snapshots"
+            " GROUP BY watch_id)")}
+
+        def insert(table: str, cols: list[str], row: dict[str, Any]) -> int:
+            names = [c for c in cols if c != "id"]
+            cur = conn.execute(f"INSERT INTO {table}({', '.join(names)}) VALUES "
+                               f"({', '.join('?' * len(names))})", [row[c] for c in names])
+            return int(cur.lastrowid or 0)
+
+        added = 0
+        for k in range(copies):
+            for snap in latest:
+                row = dict(zip(snap_cols, snap, strict=True))
+                row["fetched_at"] -= (copies - k) * 86400
+                new_id = insert("snapshots", snap_cols, row)
+                if row["id"] in evidence:
+                    ev = dict(zip(ev_cols, evidence[row["id"]], strict=True))
+                    insert("evidence", ev_cols, {**ev, "snapshot_id": new_id})
+                insert("fetch_log", log_cols, {
+                    "watch_id": row["watch_id"], "fetched_at": row["fetched_at"],
+                    "outcome": "changed", "http_status": row["http_status"], "error": None,
+                    "reason": None, "elapsed": 0.1, "snapshot_id": new_id})
+                added += 1
+    return added
+
+
+def _size_mb(state: Path) -> float:
+    return sum(f.stat().st_size for f in state.iterdir() if f.is_file()) / 2**20
+
+
 def _all_due(db: Path) -> None:
     with sqlite3.connect(db, timeout=30) as conn:
         conn.execute("UPDATE watches SET next_check = 0")
@@ -744,6 +886,11 @@ def print_report(r: dict[str, Any]) -> None:
                   f"{fmt(c['changed'], 'd'):>7} {exact:>5} "
                   f"{s['s200']:5d} {s['s304']:5d} {s['conditional']:5d} {s['connections']:5d} "
                   f"{100 * c['others_cpu'] / (c['wall'] * (os.cpu_count() or 1)):7.0f}")
+    elif r["mode"] == "history":
+        for label, kinds in r["results"].items():
+            for kind, c in kinds.items():
+                p(f"{label:>3} snapshot(s) per page, {kind:9}: {c['wall']:.2f}s wall, "
+                  f"{c['cpu']:.2f}s CPU")
     elif r["mode"] == "scale":
         for n, c in r["results"].items():
             p(f"N={n:>6}: cold {c['wall']:.1f}s wall, {c['cpu']:.1f}s CPU, "
@@ -780,13 +927,19 @@ def main(argv: list[str] | None = None) -> int:
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--scale", action="store_true", help="cold cycle at N=1000 and 10000")
     mode.add_argument("--daemon-rss", action="store_true", help="RSS over daemon cycles")
+    mode.add_argument("--history", action="store_true",
+                      help="cycle cost with --snapshots snapshots per page vs with 1")
     ap.add_argument("--cycles", type=int, default=20, help="--daemon-rss cycles (default 20)")
+    ap.add_argument("--snapshots", type=int, default=50,
+                    help="--history: snapshots per page (default 50)")
     a = ap.parse_args(argv)
     if not VENV_PYTHON.exists():
         ap.error(f"{VENV_PYTHON} is missing: run `make test` (or `make demo`) first")
+    become_subreaper()
     work = Path(tempfile.mkdtemp(prefix="claimwatch-bench-"))
     runner: Callable[[argparse.Namespace, Path], dict[str, Any]] = (
-        mode_scale if a.scale else mode_daemon_rss if a.daemon_rss else mode_cycles)
+        mode_scale if a.scale else mode_daemon_rss if a.daemon_rss
+        else mode_history if a.history else mode_cycles)
     try:
         result = runner(a, work)
     finally:
