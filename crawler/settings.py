@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from scrapy.settings import default_settings as scrapy_defaults
+
 from crawler.pipeline import HANDLER_SETTING
 
 try:
@@ -15,41 +17,58 @@ except PackageNotFoundError:  # running from a source tree
 
 USER_AGENT = f"claimwatch/{VERSION} (compliance monitor; +https://github.com/claimwatch/claimwatch)"
 
+# Components a monitor never uses are not even loaded: less to attack, and less start-up
+# time. They are left out of Scrapy's *_BASE dicts rather than set to None in the overrides:
+# Scrapy imports every override key to normalise it, so a None entry still loads its module
+# (the remote-control extension imports aiohttp, the cookies middleware tldextract).
+_UNUSED = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",  # replaced, see below
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware",
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+    "scrapy.downloadermiddlewares.stats.DownloaderStats",  # nobody reads Scrapy's stats
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
+    "scrapy.spidermiddlewares.depth.DepthMiddleware",
+    "scrapy.extensions.corestats.CoreStats",
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.logstats.LogStats",
+    "scrapy.extensions.memusage.MemoryUsage",
+    "scrapy.extensions.memdebug.MemoryDebugger",
+    "scrapy.extensions.feedexport.FeedExporter",
+    "scrapy.extensions.spiderstate.SpiderState",
+    "scrapy.extensions.closespider.CloseSpider",
+    "scrapy.extensions.throttle.AutoThrottle",  # replaced, see below
+}
+_HANDLERS = {"http", "https"}
+
+
+def _base(name: str) -> dict[str, Any]:
+    """Scrapy's default component dict `name`, without the components claimwatch never uses."""
+    default = getattr(scrapy_defaults, name)
+    if name == "DOWNLOAD_HANDLERS_BASE":
+        return {k: v for k, v in default.items() if k in _HANDLERS}
+    return {k: v for k, v in default.items() if k not in _UNUSED}
+
+
 DEFAULTS: dict[str, Any] = {
     "BOT_NAME": "claimwatch",
     "USER_AGENT": USER_AGENT,
     "ROBOTSTXT_OBEY": True,
-    # Components a monitor never uses are not even loaded: less to attack, and a second
-    # less at start-up (the remote-control extension alone imports aiohttp).
-    "DOWNLOADER_MIDDLEWARES": {
-        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-        "crawler.robots.ConcurrentSafeRobotsTxtMiddleware": 100,
-        "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
-        "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
-    },
-    "SPIDER_MIDDLEWARES": {
-        "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
-        "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    },
-    "DOWNLOAD_HANDLERS": {"data": None, "file": None, "s3": None, "ftp": None},
+    "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE"),
+    "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),
+    "EXTENSIONS_BASE": _base("EXTENSIONS_BASE"),
+    "DOWNLOAD_HANDLERS_BASE": _base("DOWNLOAD_HANDLERS_BASE"),
+    # Scrapy 2.19's robots.txt middleware lets requests through while robots.txt is being
+    # fetched under concurrency (STACK.md); ours waits.
+    "DOWNLOADER_MIDDLEWARES": {"crawler.robots.ConcurrentSafeRobotsTxtMiddleware": 100},
     "ITEM_PIPELINES": {"crawler.pipeline.HandlerPipeline": 100},
     # Remote control (new in 2.19) runs code it is sent; telnet is a shell. Neither, ever.
     "REMOTE_CONTROL_ENABLED": False,
     "TELNETCONSOLE_ENABLED": False,
-    "EXTENSIONS": {
-        "scrapy.extensions.remote_control.RemoteControl": None,
-        "scrapy.extensions.telnet.TelnetConsole": None,
-        "scrapy.extensions.logstats.LogStats": None,
-        "scrapy.extensions.memusage.MemoryUsage": None,
-        "scrapy.extensions.memdebug.MemoryDebugger": None,
-        "scrapy.extensions.feedexport.FeedExporter": None,
-        "scrapy.extensions.spiderstate.SpiderState": None,
-        "scrapy.extensions.closespider.CloseSpider": None,
-        "scrapy.extensions.throttle.AutoThrottle": None,
-        "crawler.throttle.MonitorAutoThrottle": 0,
-    },
+    "EXTENSIONS": {"crawler.throttle.MonitorAutoThrottle": 0},
     "LOG_LEVEL": "WARNING",
+    "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
     "STATS_DUMP": False,
     "COOKIES_ENABLED": False,
     "HTTPCACHE_ENABLED": False,
