@@ -112,16 +112,18 @@ def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,
             analysis: Analysis | None = None, queue: QueuePolicy | None = None,
-            list_ongoing: bool = True) -> CheckResult:
+            list_ongoing: bool = True, watch_id: int | None = None) -> CheckResult:
     """Record one fetch of one page: the single path of every check.
 
     Snapshot, findings and the notifications they call for (`monitor.outbox`) are committed in
     one transaction: an alert is never lost nor queued for a check that did not happen.
     `list_ongoing=False` spares a caller that only counts (the daemon) the listing of the
-    findings that merely go on after an unchanged, suspect or failed fetch."""
+    findings that merely go on after an unchanged, suspect or failed fetch. A caller that
+    knows the page's watch passes `watch_id` and spares a lookup by URL."""
     now = now or time.time()
     with store.transaction():
-        watch = store.ensure_watch(page.url, now)
+        known = store.watch_by_id(watch_id) if watch_id is not None else None
+        watch = known or store.ensure_watch(page.url, now)
         result = _record(store, watch, page, ruleset, now, analysis)
         if list_ongoing and result.status in ("unchanged", "suspect", "error"):
             result.findings = _ongoing(store, watch)
@@ -136,14 +138,14 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
                          checked_at=now, watch_id=watch.id)
     if page.error is not None:
         return _failed(store, watch, page, result, now)
-    last = store.last_good_snapshot(watch.id)
-    if last is not None and watch.rules_digest != ruleset.digest:
+    head = store.last_snapshot_head(watch.id)
+    if head is not None and watch.rules_digest != ruleset.digest:
         rebaseline(store, watch, ruleset, now)
     fetch_fields: dict[str, Any] = {"etag": page.header("ETag") or watch.etag,
                                     "last_modified": page.header("Last-Modified")
                                     or watch.last_modified}
-    if page.not_modified and last is not None:
-        return _unchanged(store, watch, page, result, now, fetch_fields)
+    if page.not_modified and head is not None:
+        return _unchanged(store, watch, page, result, now, fetch_fields, head.title)
     if page.not_modified:
         # A 304 with nothing to compare with: the validators were stale; fetch in full next.
         store.update_watch(watch.id, etag=None, last_modified=None)
@@ -151,8 +153,9 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
         return _failed(store, watch, page, result, now)
     body_sha = hashlib.sha256(page.body).hexdigest()
     fetch_fields["body_sha256"] = body_sha
-    if last is not None and body_sha == watch.body_sha256:
-        return _unchanged(store, watch, page, result, now, fetch_fields)
+    if head is not None and body_sha == watch.body_sha256:
+        return _unchanged(store, watch, page, result, now, fetch_fields, head.title)
+    last = store.snapshot(head.id) if head is not None else None
     if analysis is None or analysis.body_sha256 != body_sha:
         analysis = analyse(page, ruleset)
     doc = analysis.document
@@ -161,7 +164,7 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
     if reason:
         return _suspect(store, watch, page, result, now, reason)
     if last is not None and analysis.doc_sha256 == last.doc_sha256:
-        return _unchanged(store, watch, page, result, now, fetch_fields)
+        return _unchanged(store, watch, page, result, now, fetch_fields, last.title)
     evaluation = analysis.evaluation
     if evaluation is None or analysis.rules_digest != ruleset.digest:
         evaluation = ruleset.evaluate(doc)  # analysed under rules since reloaded
@@ -204,14 +207,14 @@ def _suspect(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
 
 
 def _unchanged(store: Store, watch: Watch, page: FetchedPage, result: CheckResult, now: float,
-               fetch_fields: dict[str, Any]) -> CheckResult:
+               fetch_fields: dict[str, Any], title: str) -> CheckResult:
     result.status = "unchanged"
     store.update_watch(watch.id, last_checked=now, last_success=now, last_status="unchanged",
                        failures=0, last_error=None, **fetch_fields)
     store.log_fetch(watch.id, fetched_at=now, outcome="unchanged", http_status=page.status,
                     error=None, reason=None, elapsed=page.elapsed, snapshot_id=None)
     store.see_open_findings(watch.id, now)
-    result.title = store.last_title(watch.id)
+    result.title = title
     return result
 
 
@@ -321,8 +324,8 @@ def rebaseline(store: Store, watch: Watch, ruleset: Ruleset, now: float) -> list
         return []
     doc = last.document
     evaluation = ruleset.evaluate(doc)
-    previous = store.snapshots(watch.id)
-    before = previous[-2].disclaimers if len(previous) > 1 else {}
+    previous = store.previous_snapshot(watch.id, last.id)
+    before = previous.disclaimers if previous is not None else {}
     open_findings = store.open_findings(watch.id)
     current = _current_findings(ruleset, evaluation, doc, before, open_findings)
     plan = reconcile(current, open_findings, incomplete=evaluation.incomplete)

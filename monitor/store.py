@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -225,6 +225,13 @@ class Snapshot:
                    json.loads(row["added"]), json.loads(row["removed"]), row["document"])
 
 
+class SnapshotHead(NamedTuple):
+    """The cheap part of a snapshot."""
+
+    id: int
+    title: str
+
+
 @dataclass(frozen=True)
 class StoredFinding:
     """A finding as recorded: open while `resolved_at` is None."""
@@ -343,6 +350,7 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
         self.db = sqlite_utils.Database(conn)
+        self._depth = 0  # nested transaction() blocks open now
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -386,8 +394,23 @@ class Store:
         processes wait for each other (busy timeout) instead of failing to upgrade a read."""
         conn = self.db.conn
         if conn.in_transaction:
-            with self.db.atomic():  # nested: a savepoint
+            # Nested: a savepoint. Named by depth, not randomly as sqlite-utils' atomic() does,
+            # so its statements stay in the driver's cache: the daemon opens two per page.
+            self._depth += 1
+            name = f"claimwatch_{self._depth}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
                 yield self
+            except BaseException:
+                # A failed statement may already have ended the whole transaction.
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -525,10 +548,12 @@ class Store:
             "SELECT * FROM snapshots WHERE watch_id = ? ORDER BY id DESC LIMIT 1", [watch_id]))
         return Snapshot.from_row(rows[0]) if rows else None
 
-    def last_title(self, watch_id: int) -> str:
-        row = self.db.execute("SELECT title FROM snapshots WHERE watch_id = ?"
+    def last_snapshot_head(self, watch_id: int) -> SnapshotHead | None:
+        """Id and title of a page's last good snapshot: all an unchanged fetch needs, without
+        reading the stored document."""
+        row = self.db.execute("SELECT id, title FROM snapshots WHERE watch_id = ?"
                               " ORDER BY id DESC LIMIT 1", [watch_id]).fetchone()
-        return row[0] if row else ""
+        return SnapshotHead(row[0], row[1] or "") if row else None
 
     def snapshot(self, snapshot_id: int) -> Snapshot | None:
         rows = list(self.db.query("SELECT * FROM snapshots WHERE id = ?", [snapshot_id]))

@@ -32,6 +32,25 @@ def test_transaction_is_all_or_nothing(tmp_path: Path):
         assert store.fetch_log(watch.id) == []
 
 
+def test_a_nested_transaction_rolls_back_alone(tmp_path: Path):
+    """The daemon commits several pages at once, each nested: a failing page loses only its
+    own writes, however deep the failure, and the others commit."""
+    with Store.in_dir(tmp_path) as store:
+        a, b, c = (store.ensure_watch(f"http://127.0.0.1/{n}") for n in "abc")
+        with store.transaction():
+            with store.transaction():
+                store.update_watch(a.id, etag='"a"')
+            with pytest.raises(RuntimeError), store.transaction():
+                store.update_watch(b.id, etag='"b"')
+                with store.transaction():
+                    store.update_watch(b.id, last_modified="then")
+                    raise RuntimeError("page b fails two levels down")
+            with store.transaction():
+                store.update_watch(c.id, etag='"c"')
+        assert [store.watch_by_id(w.id).etag for w in (a, b, c)] == ['"a"', None, '"c"']
+        assert store.watch_by_id(b.id).last_modified is None
+        assert not store.db.conn.in_transaction
+
 def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path):
     path = tmp_path / "claimwatch.db"
     sqlite3.connect(path).execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
