@@ -40,7 +40,27 @@ def sentences(text: str) -> list[str]:
 
 def diff_texts(old: str, new: str, timeout: float = DIFF_TIMEOUT) -> Changes:
     """Sentence diff of two page texts (paragraphs separated by newlines)."""
-    old_s, new_s = sentences(old), sentences(new)
+    # Two versions of a page share most paragraphs: each distinct one is split, and each
+    # distinct sentence keyed, once.
+    split: dict[str, list[str]] = {}
+    keys: dict[str, str] = {}
+
+    def sentences_of(text: str) -> list[str]:
+        out: list[str] = []
+        for paragraph in text.split("\n"):
+            got = split.get(paragraph)
+            if got is None:
+                got = split[paragraph] = split_sentences(paragraph)
+            out.extend(got)
+        return out
+
+    def key_of(sentence: str) -> str:
+        k = keys.get(sentence)
+        if k is None:
+            k = keys[sentence] = key(sentence)
+        return k
+
+    old_s, new_s = sentences_of(old), sentences_of(new)
     dmp = diff_match_patch()
     dmp.Diff_Timeout = timeout
     a, b, table = dmp.diff_linesToChars("\n".join(old_s) + "\n", "\n".join(new_s) + "\n")
@@ -49,12 +69,12 @@ def diff_texts(old: str, new: str, timeout: float = DIFF_TIMEOUT) -> Changes:
     hunks: list[tuple[int, str]] = []
     for op, chunk in diffs:
         hunks.extend((op, line) for line in chunk.split("\n") if line)
-    old_keys = {key(s) for s in old_s}
-    new_keys = {key(s) for s in new_s}
+    old_keys = {key_of(s) for s in old_s}
+    new_keys = {key_of(s) for s in new_s}
     changes = Changes(hunks=hunks)
     seen: set[str] = set()
     for op, sentence in hunks:
-        k = key(sentence)
+        k = key_of(sentence)
         if not k or k in seen:
             continue
         if op == 1 and k not in old_keys:
