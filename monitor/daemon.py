@@ -126,7 +126,10 @@ class Daemon:
         self._once_queue: collections.deque[Watch] | None = None
         self._status_text = "starting"
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()  # swaps: the submitter recycles, a reload replaces
         self._pool_tasks = 0
+        self._to_analyse: queue.Queue[tuple[Watch, FetchedPage] | None] = queue.Queue()
+        self._submitter: threading.Thread | None = None
         self._crawler: Any = None  # set once its spider is open: feeding starts then
         self._pending_crawler: Any = None
         self._reactor: Any = None
@@ -149,13 +152,18 @@ class Daemon:
         self._reactor = reactor
         self._reader = Store.in_dir(self.settings.state_dir)
         self._pool = self._new_pool(self.rules_text)
-        # Start the workers now, alongside Scrapy's setup, from another thread: the first
-        # submit waits for the forkserver to import trafilatura, which must not hold up the
-        # reactor (a cycle of unchanged pages never needs a worker at all).
-        pool = self._pool
-        threading.Thread(target=lambda: [pool.submit(workers.ready)
-                                         for _ in range(self.settings.workers)],
-                         name="claimwatch-warm-up", daemon=True).start()
+        # Pages go to the pool from a thread of their own: starting workers waits for the
+        # forkserver to import trafilatura and compile the rules (seconds), which must never
+        # hold up the reactor. A daemon starts them now, alongside Scrapy's setup; a single
+        # cycle only when a page needs one (a cycle of unchanged pages never does).
+        self._submitter = threading.Thread(target=self._submit_loop, name="claimwatch-submit",
+                                           daemon=True)
+        self._submitter.start()
+        if not self.settings.once:
+            pool = self._pool
+            threading.Thread(target=lambda: [pool.submit(workers.ready)
+                                             for _ in range(self.settings.workers)],
+                             name="claimwatch-warm-up", daemon=True).start()
         self._writer = threading.Thread(target=self._writer_loop, name="claimwatch-writer",
                                         daemon=True)
         self._writer.start()
@@ -257,8 +265,10 @@ class Daemon:
         self._deliver_now.set()
         if self.settings.once and self.exit_code == 0:
             self._deliver_once()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._to_analyse.put(None)
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
         if self._reader is not None:
             self._reader.close()
         self.notifier.send(STATUS="stopped")
@@ -301,9 +311,9 @@ class Daemon:
         if ruleset.digest == self.ruleset.digest:
             log.info("reload: rules unchanged")
             return
-        old_pool = self._pool
-        self._pool = self._new_pool(text)
-        self.rules_text, self.ruleset = text, ruleset
+        with self._pool_lock:
+            old_pool, self._pool = self._pool, self._new_pool(text)
+            self.rules_text, self.ruleset = text, ruleset
         if old_pool is not None:
             old_pool.shutdown(wait=False)
         self._writes.put(("reevaluate", ruleset))
@@ -366,11 +376,21 @@ class Daemon:
         changed = (page.ok and not page.not_modified and bool(page.body)
                    and hashlib.sha256(page.body).hexdigest() != watch.body_sha256)
         if changed:
-            future = self._worker_pool().submit(workers.analyse_page, page)
-            future.add_done_callback(
-                lambda f, w=watch, p=page: self._writes.put(("page", (w, p, f))))
+            self._to_analyse.put((watch, page))
         else:
             self._writes.put(("page", (watch, page, None)))
+
+    def _submit_loop(self) -> None:
+        """Hand changed pages to the worker pool; their results go on to the writer."""
+        while (item := self._to_analyse.get()) is not None:
+            watch, page = item
+            try:
+                future = self._worker_pool().submit(workers.analyse_page, page)
+            except Exception as exc:  # noqa: BLE001 - e.g. a broken pool: the page fails alone
+                future = Future()
+                future.set_exception(exc)
+            future.add_done_callback(
+                lambda f, w=watch, p=page: self._writes.put(("page", (w, p, f))))
 
     # ---------------------------------------------------------------------------- writer
 
@@ -451,7 +471,8 @@ class Daemon:
                 page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
         now = time.time()
         result = process(store, page, self.ruleset, now=now, analysis=result_analysis,
-                         queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False)
+                         queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False,
+                         watch_id=watch.id)
         current = store.watch_by_id(watch.id)
         assert current is not None
         if result.status in ("error", "suspect"):
@@ -556,17 +577,23 @@ class Daemon:
         trafilatura and lxml never hold memory for long. The old pool finishes its queue and
         its workers exit. (Not max_tasks_per_child: on Python 3.11 it deadlocks the pool once
         workers retire, CPython gh-115634.)"""
-        assert self._pool is not None
-        if self._pool_tasks >= self.settings.recycle_after * self.settings.workers:
-            old, self._pool = self._pool, self._new_pool(self.rules_text)
+        with self._pool_lock:
+            assert self._pool is not None
+            old = None
+            if self._pool_tasks >= self.settings.recycle_after * self.settings.workers:
+                old, self._pool = self._pool, self._new_pool(self.rules_text)
+            self._pool_tasks += 1
+            pool = self._pool
+        if old is not None:
             old.shutdown(wait=False)
             log.debug("worker pool recycled")
-        self._pool_tasks += 1
-        return self._pool
+        return pool
 
     def _new_pool(self, rules_text: str) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
+        # Read by the forkserver when it starts (the first pool's), see workers._preload().
+        workers.set_preload(rules_text, str(self.settings.rules_path))
         self._pool_tasks = 0
         return ProcessPoolExecutor(
             max_workers=self.settings.workers, mp_context=context, initializer=workers.init,

@@ -159,9 +159,17 @@ class Ruleset:
     settings: dict[str, float]
     validation_key: str = ""
     fully_validated: bool = False
+    patterns: list[Pattern] = field(default_factory=list, repr=False)  # every one, shared too
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def compile_all(self) -> None:
+        """Compile every pattern now rather than on first use: for a process that evaluates
+        many pages and can do it ahead of time (the workers' forkserver)."""
+        for pattern in self.patterns:
+            pattern.compiled  # noqa: B018 - compiles on access
+            pattern.prefilter  # noqa: B018
 
     def evaluate(self, document: Document, *, explain: bool = False,
                  only: str | None = None, timed: bool = True) -> Evaluation:
@@ -338,6 +346,7 @@ class _Builder:
         self.trusted = trusted
         self.lexicons: dict[str, str] = {}
         self.compiled: dict[str, Pattern] = {}
+        self.made: list[Pattern] = []  # every pattern built, for Ruleset.compile_all()
         self.broken: set[str] = set()  # lexicons already reported: no cascade of errors
 
     def error(self, message: str, line: int | None, rule: str | None = None,
@@ -379,7 +388,8 @@ class _Builder:
             if raw.get("enabled", True) is not False:
                 rules.append(rule)
         terminators = self.lexicon_pattern("terminators")
-        return Ruleset(self.path, digest, rules, disclaimers, terminators, settings)
+        return Ruleset(self.path, digest, rules, disclaimers, terminators, settings,
+                       patterns=self.made)
 
     # -- sections
 
@@ -459,8 +469,8 @@ class _Builder:
                 expanded.append(expand(term, self.lexicons))
             source = alternation(expanded, boundaries)
             try:
-                self.compiled[name] = Pattern("{" + name + "}", source, None if self.trusted
-                                              else compile_pattern(source))
+                self.compiled[name] = self.made_one(Pattern(
+                    "{" + name + "}", source, None if self.trusted else compile_pattern(source)))
             except regex.error as exc:
                 self.error(f"bad regex in a term: {exc}", where, field=f"lexicons.{name}")
                 self.broken.add(name)
@@ -471,6 +481,10 @@ class _Builder:
 
         for name in pending:
             resolve(name)
+
+    def made_one(self, pattern: Pattern) -> Pattern:
+        self.made.append(pattern)
+        return pattern
 
     def lexicon_pattern(self, name: str) -> Pattern | None:
         return self.compiled.get(name)
@@ -527,7 +541,7 @@ class _Builder:
         # once, and each item alone only to find the culprit when that fails.
         joined = "|".join(f"(?:{s})" for s, _, _ in sources)
         if self.trusted:
-            return Pattern(" | ".join(raw), joined)
+            return self.made_one(Pattern(" | ".join(raw), joined))
         try:
             combined = compile_pattern(joined)
         except regex.error:
@@ -539,7 +553,7 @@ class _Builder:
             if not any(p.rule == rule and p.field == field for p in self.problems):
                 self.error("the patterns do not combine into one expression", line, rule, field)
             return None
-        return Pattern.build(" | ".join(raw), combined)
+        return self.made_one(Pattern.build(" | ".join(raw), combined))
 
     def examples(self, raw: Any, line: int | None, rule: str | None,
                  field: str) -> dict[str, list]:

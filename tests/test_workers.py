@@ -1,0 +1,59 @@
+"""Worker processes: the forkserver compiles the daemon's rules once, and workers forked from
+it use them only when they are the very rules the pool was given."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import RULES
+
+# Runs in a fresh interpreter: a forkserver is one per process, started by the first pool.
+SCRIPT = r"""
+import json, multiprocessing, os, subprocess, sys
+from concurrent.futures import ProcessPoolExecutor
+from monitor import workers
+
+text, path = open(sys.argv[1]).read(), sys.argv[1]
+
+def probe():
+    from monitor import workers as w
+    compiled = all(p._compiled is not None for p in w._ruleset.patterns)
+    return {"preloaded": w._preloaded is not None,
+            "uses_preloaded": w._preloaded is not None and w._ruleset is w._preloaded[1],
+            "compiled": compiled, "digest": w._ruleset.digest}
+
+def pool(rules_text):
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["monitor.workers"])
+    return ProcessPoolExecutor(1, mp_context=ctx, initializer=workers.init,
+                               initargs=(rules_text, path, os.getpid()))
+
+if __name__ == "__main__":
+    workers.set_preload(text, path)
+    with pool(text) as p:
+        same = p.submit(probe).result()
+    with pool(text + "\n# edited\n") as p:
+        other = p.submit(probe).result()
+    child = subprocess.run([sys.executable, "-c", "from monitor import workers;"
+                            "print(workers._preloaded is not None)"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    print(json.dumps({"same": same, "other": other, "plain_child_preloaded": child}))
+"""
+
+
+def test_workers_take_the_rules_their_forkserver_compiled_only_if_unchanged(tmp_path: Path):
+    script = tmp_path / "pool.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(RULES)], capture_output=True,
+                         text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.splitlines()[-1])
+    assert got["same"]["uses_preloaded"] and got["same"]["compiled"]
+    # Rules edited since (a reload): the worker parses the new text, not the stale preload.
+    assert got["other"]["preloaded"] and not got["other"]["uses_preloaded"]
+    assert got["other"]["digest"] != got["same"]["digest"]
+    # Only a forkserver of the process that asked compiles; other children never do.
+    assert got["plain_child_preloaded"] == "False"
