@@ -30,6 +30,7 @@ import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -384,13 +385,30 @@ class Daemon:
         """Hand changed pages to the worker pool; their results go on to the writer."""
         while (item := self._to_analyse.get()) is not None:
             watch, page = item
-            try:
-                future = self._worker_pool().submit(workers.analyse_page, page)
-            except Exception as exc:  # noqa: BLE001 - e.g. a broken pool: the page fails alone
-                future = Future()
-                future.set_exception(exc)
+            future = self._submit(page)
             future.add_done_callback(
                 lambda f, w=watch, p=page: self._writes.put(("page", (w, p, f))))
+
+    def _submit(self, page: FetchedPage) -> Future:
+        for _ in range(2):
+            pool = self._worker_pool()
+            try:
+                return pool.submit(workers.analyse_page, page)
+            except BrokenProcessPool as exc:
+                # A worker died (killed, out of memory): the pool refuses all work from then
+                # on. The pages it held fail and back off; the next ones get a new pool.
+                log.error("worker pool broken (%s); starting a new one", exc)
+                with self._pool_lock:
+                    if self._pool is pool:
+                        self._pool = self._new_pool(self.rules_text)
+                pool.shutdown(wait=False, cancel_futures=True)
+            except Exception as exc:  # noqa: BLE001 - e.g. shutting down: the page fails alone
+                failed: Future = Future()
+                failed.set_exception(exc)
+                return failed
+        failed = Future()
+        failed.set_exception(RuntimeError("no working worker pool"))
+        return failed
 
     # ---------------------------------------------------------------------------- writer
 

@@ -287,6 +287,40 @@ def test_a_killed_daemon_leaves_no_worker_processes(site, state):
     wait_until(lambda: not _processes_with(marker), 20, "the workers to notice and exit")
 
 
+def _parent(pid: int) -> int:
+    with suppress(OSError):
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_killed_worker_is_replaced_and_the_next_change_still_analysed(site, state, tmp_path):
+    """A worker killed under the service's memory cap breaks its pool for good: the daemon
+    must start a new one rather than fail every changed page until it is restarted."""
+    marker = f"CLAIMWATCH_TEST_MARK=broken-{os.getpid()}-{time.monotonic_ns()}"
+    key, value = marker.split("=")
+    config = tmp_path / "claimwatch.toml"
+    config.write_text("[daemon]\nworkers = 1\n")
+    site.serve("/r/", page("ridgeline/v1.html"))
+    url = site.url("/r/")
+    claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
+    with Store.in_dir(state) as store:
+        store.update_watch(store.watch(url).id, next_check=0)
+    with daemon(state, env={key: value, "CLAIMWATCH_CONFIG": str(config)}) as proc:
+        wait_until(lambda: checked(state, url) >= 1, 30, "the first check")
+        marked = set(_processes_with(marker))
+        victims = [p for p in marked if _parent(p) in marked and _parent(p) != proc.pid]
+        assert victims, "no worker process found"
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)  # the pool notices its dead worker
+        site.serve("/r/", page("ridgeline/v2.html"))
+        claimwatch("recheck", url, "--state", str(state))
+        wait_until(lambda: findings(state, origin="new"), 30, "the edit analysed by a new pool")
+        assert proc.poll() is None
+    assert "worker pool broken" in log_of(proc)
+
+
 def test_a_page_whose_processing_raises_backs_off_instead_of_looping(tmp_path, ruleset):
     from monitor.daemon import Daemon, DaemonSettings
 
