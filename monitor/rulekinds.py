@@ -143,7 +143,7 @@ def _paragraphs(rule: Rule, page: Page, run: Run) -> Iterator[tuple[Para, int]]:
     """The paragraphs a rule applies to where its pattern could match, with the first
     position worth searching."""
     assert rule.pattern is not None
-    for para, start in page.possible(rule.pattern):
+    for para, start in page.possible(rule.pattern.ready(run.budget)):
         if rule.scope == "quote" and para.kind != "quote":
             continue
         if rule.scope == "heading" and para.kind != "heading":
@@ -200,10 +200,21 @@ def finding(rule: Rule, cand: Candidate) -> Finding:
     return Finding(
         rule=rule.id, category=rule.category, severity=rule.severity,
         message=rule.message.replace("{match}", cand.match), link=rule.link,
-        text=sentence, context=cand.para.text, match=cand.match,
+        text=sentence, context=_context(cand.para.text, *cand.sentence), match=cand.match,
         fingerprint=digest(rule.id, "page" if rule.scope == "page" else key(sentence)),
         paragraph=cand.para.index,
     )
+
+
+_CONTEXT = 1500  # characters of a long paragraph kept on each side of the claim
+
+
+def _context(paragraph: str, start: int, end: int) -> str:
+    """The paragraph around a claim: all of it, unless it is far longer than any real one."""
+    if len(paragraph) <= 2 * _CONTEXT + (end - start):
+        return paragraph
+    a, b = max(0, start - _CONTEXT), min(len(paragraph), end + _CONTEXT)
+    return ("..." if a else "") + paragraph[a:b] + ("..." if b < len(paragraph) else "")
 
 
 def similar(a: str, b: str) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,14 +169,15 @@ class Ruleset:
         """Compile every pattern now rather than on first use: for a process that evaluates
         many pages and can do it ahead of time (the workers' forkserver)."""
         for pattern in self.patterns:
-            pattern.compiled  # noqa: B018 - compiles on access
-            pattern.prefilter  # noqa: B018
+            pattern.ready(None)
 
     def evaluate(self, document: Document, *, explain: bool = False,
                  only: str | None = None, timed: bool = True) -> Evaluation:
-        """Run every rule (or `only` one) over a document."""
+        """Run every rule (or `only` one) over a document. The time allowance covers reading
+        the page into sentences too: a huge page must not get its rules' full share on top."""
+        started = time.monotonic()
         page = Page(document)
-        run = Run(self, page, explain, timed)
+        run = Run(self, page, explain, timed, started)
         for rule in self.rules:
             if only is not None and rule.id != only:
                 continue
@@ -222,6 +224,7 @@ class Ruleset:
         """Each disclaimer class present on the page, with the sentences that state it."""
         found: dict[str, list[str]] = {}
         for name, cls in self.disclaimers.items():
+            cls.pattern.ready(budget)
             for para, start in page.possible(cls.pattern):
                 for m in cls.pattern.finditer(para.text, budget, start):
                     a, b = para.sentence_at(m.start())
@@ -251,7 +254,8 @@ class TooMany(Exception):
 class Run:
     """State of one page evaluation: budget, caches, and what was found."""
 
-    def __init__(self, ruleset: Ruleset, page: Page, explain: bool, timed: bool) -> None:
+    def __init__(self, ruleset: Ruleset, page: Page, explain: bool, timed: bool,
+                 started: float | None = None) -> None:
         self.ruleset = ruleset
         self.page = page
         self.explain = explain
@@ -260,7 +264,8 @@ class Run:
         self.cache: dict = {}
         self.result = Evaluation()
         self._page_budget = (Budget(ruleset.settings["page_seconds"],
-                                    ruleset.settings["rule_seconds"]) if timed else None)
+                                    ruleset.settings["rule_seconds"], started)
+                             if timed else None)
 
     def budget_start(self) -> None:
         if self._page_budget is not None:

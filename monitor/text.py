@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 
 _TRANSLATE = str.maketrans(
     {
@@ -69,6 +70,9 @@ _BOUNDARY = re.compile(r"([.!?]+[\"')\]]*)(\s+)(?=[\"'(\[]?[A-Z0-9])")
 _LAST_TOKEN = re.compile(r"(\S+)$")
 _TOKEN_WINDOW = 40
 _MAX_PAREN_SENTENCE = 600  # an unclosed "(" stops holding a sentence open after this
+# No real sentence is longer; text without sentence ends is cut into pieces of at most this,
+# so a finding's text, its fingerprint and a diff line stay small on any page.
+MAX_SENTENCE = 2000
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -89,11 +93,22 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         ):
             continue  # inside a parenthesis: "(Dakwar et al., Am J Psychiatry. 2019;176:923)"
         if m.end(1) > start:
-            spans.append((start, m.end(1)))
+            spans.extend(_capped(text, start, m.end(1)))
         start = m.end()
     if start < len(text.rstrip()):
-        spans.append((start, len(text.rstrip())))
+        spans.extend(_capped(text, start, len(text.rstrip())))
     return spans
+
+
+def _capped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) cut into pieces of at most MAX_SENTENCE characters, at a space if any."""
+    while end - start > MAX_SENTENCE:
+        cut = text.rfind(" ", start + MAX_SENTENCE // 2, start + MAX_SENTENCE)
+        if cut < 0:
+            cut = start + MAX_SENTENCE
+        yield start, cut
+        start = cut + 1 if text[cut] == " " else cut
+    yield start, end
 
 
 def split_sentences(paragraph: str) -> list[str]:

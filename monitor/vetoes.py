@@ -191,6 +191,7 @@ def _scope_text(c: Candidate, scope: str) -> tuple[str, int, int, object]:
 def in_scope(c: Candidate, pattern: Pattern, scope: str, budget: Budget | None,
              cache: dict) -> str | None:
     """The first match of a pattern in the candidate's clause, sentence, paragraph or page."""
+    pattern.ready(budget)
     text, a, b, key = _scope_text(c, scope)
     if scope == "paragraph":
         first = _first_possible(c.page, pattern, c.para, cache)

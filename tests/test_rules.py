@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from monitor.page import document_from_text
+from monitor.patterns import Budget, Pattern, plain_ascii
 from monitor.rules import RulesInvalid, load_rules, parse_rules
+from monitor.text import MAX_SENTENCE
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -215,6 +217,43 @@ def test_five_megabytes_of_adversarial_text_finish(ruleset):
     elapsed = time.monotonic() - started
     assert elapsed < 20, elapsed  # the bench holds the tighter target
     assert evaluation.incomplete or evaluation.findings
+
+
+def test_a_claim_in_a_page_without_sentence_ends_is_reported_small(ruleset):
+    """Text, context and fingerprint of a finding stay bounded on a page of one endless
+    "sentence": no megabytes copied into the database and every alert."""
+    filler = "lorem ipsum dolor sit amet " * 40_000
+    page = filler + "Ketamine is FDA-approved for alcohol addiction " + filler
+    found = [f for f in ruleset.evaluate(document_from_text(page)).findings
+             if f.category == "regulatory-misstatement"]
+    assert found, "the claim must still be found"
+    assert all(len(f.text) <= MAX_SENTENCE and len(f.context) <= 5100 for f in found)
+    assert any("FDA-approved" in f.text for f in found)
+
+
+def test_compiling_a_pattern_is_not_charged_to_the_page(ruleset):
+    """Rules loaded as trusted compile on first use; that time must not eat the allowance of
+    the page being matched (a rule could otherwise time out on its first page)."""
+    fresh = Pattern("fda", r"\bFDA[- ]approved\b")
+    budget = Budget(page_seconds=10.0, rule_seconds=1.0)
+    before = budget.rule_deadline
+    started = time.monotonic()
+    fresh.ready(budget)
+    took = time.monotonic() - started
+    assert budget.rule_deadline - before == pytest.approx(took, abs=0.01)
+    assert budget.page_deadline > before
+    assert fresh.ready(budget) is fresh and budget.rule_deadline - before <= took + 0.01
+
+
+def test_plain_ascii_agrees_with_the_character_classes_it_stands_for():
+    import re as stdlib_re
+
+    not_plain = stdlib_re.compile(r"[^\x00-\x0a\x0c-\x1b\x20-\x7f]")
+    for text in ("plain text, 100%", "caf\u00e9", "tab\tand\nnewline", "vt\x0bhere", "fs\x1c",
+                 "us\x1f", "del\x7f", "", "\u2019quote"):
+        expected = not_plain.search(text) is None
+        assert plain_ascii(text) is expected, text
+        assert plain_ascii(text.encode("utf-8")) is expected, text
 
 
 def test_text_is_normalised_before_matching(ruleset):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.text import key, normalize, split_sentences
+from monitor.text import MAX_SENTENCE, key, normalize, split_sentences
 
 
 def test_normalize_maps_typography_and_invisible_characters():
@@ -35,3 +35,14 @@ def test_split_sentences(text, expected):
 def test_split_sentences_of_an_unclosed_parenthesis_does_not_swallow_the_page():
     text = "(unclosed " + "word. Another sentence. " * 100
     assert len(split_sentences(text)) > 50
+
+
+def test_text_without_sentence_ends_is_cut_into_bounded_pieces_losing_no_word():
+    words = [f"word{i}" for i in range(3000)]
+    text = " ".join(words) + " and " + "x" * 5000  # then one "word" with no space to cut at
+    pieces = split_sentences(text)
+    assert len(pieces) > 5
+    assert all(len(p) <= MAX_SENTENCE for p in pieces)
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+    assert split_sentences("A normal sentence. Another one.") == ["A normal sentence.",
+                                                                  "Another one."]
