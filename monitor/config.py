@@ -100,7 +100,7 @@ class Config:
     source: Path | None = field(default=None, compare=False)  # the file read, if any
 
 
-# Sections of the file: [name] -> the dataclass its keys build. Add [daemon], [crawl] here.
+# Sections of the file: [name] -> the dataclass its keys build. A new section goes here.
 SECTIONS: dict[str, type] = {"notify": NotifyConfig, "daemon": DaemonConfig}
 _TOP_LEVEL = ("state_dir", "rules")
 
