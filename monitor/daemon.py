@@ -390,24 +390,28 @@ class Daemon:
                 lambda f, w=watch, p=page: self._writes.put(("page", (w, p, f))))
 
     def _submit(self, page: FetchedPage) -> Future:
+        """The page's analysis; a future that fails (so the page is recorded as a failed
+        check) rather than an exception, which would end the submitter thread."""
+        error: Exception = RuntimeError("no working worker pool")
         for _ in range(2):
-            pool = self._worker_pool()
             try:
-                return pool.submit(workers.analyse_page, page)
-            except BrokenProcessPool as exc:
-                # A worker died (killed, out of memory): the pool refuses all work from then
-                # on. The pages it held fail and back off; the next ones get a new pool.
-                log.error("worker pool broken (%s); starting a new one", exc)
-                with self._pool_lock:
-                    if self._pool is pool:
-                        self._pool = self._new_pool(self.rules_text)
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool = self._worker_pool()
+                try:
+                    return pool.submit(workers.analyse_page, page)
+                except BrokenProcessPool as exc:
+                    # A worker died (killed, out of memory): the pool refuses all work from
+                    # then on. The pages it held fail and back off; the next get a new pool.
+                    log.error("worker pool broken (%s); starting a new one", exc)
+                    error = exc
+                    with self._pool_lock:
+                        if self._pool is pool:
+                            self._pool = self._new_pool(self.rules_text)
+                    pool.shutdown(wait=False, cancel_futures=True)
             except Exception as exc:  # noqa: BLE001 - e.g. shutting down: the page fails alone
-                failed: Future = Future()
-                failed.set_exception(exc)
-                return failed
-        failed = Future()
-        failed.set_exception(RuntimeError("no working worker pool"))
+                error = exc
+                break
+        failed: Future = Future()
+        failed.set_exception(error)
         return failed
 
     # ---------------------------------------------------------------------------- writer
