@@ -130,3 +130,27 @@ def test_the_crawler_does_not_import_monitor():
     for source in (Path(__file__).parent.parent / "crawler").glob("*.py"):
         text = source.read_text()
         assert "import monitor" not in text and "from monitor" not in text, source
+
+
+def test_components_a_monitor_never_uses_are_not_even_imported(tmp_path):
+    """Remote control, cookies, caches, feeds...: never loaded, so never a way in, and no
+    start-up cost (Scrapy imports every key of an override dict, even one set to None)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fetch_one.py"
+    script.write_text(
+        "import sys\n"
+        "from crawler.items import FetchRequest\n"
+        "from crawler.runner import fetch\n"
+        "got = fetch([FetchRequest(sys.argv[1])], timeout=60)\n"
+        "assert got[0].status == 200, got\n"
+        "print(sorted(m for m in ('aiohttp', 'tldextract', 'scrapy.extensions.telnet',\n"
+        "      'scrapy.extensions.remote_control', 'scrapy.downloadermiddlewares.cookies',\n"
+        "      'scrapy.extensions.feedexport') if m in sys.modules))\n")
+    with SiteServer() as site:
+        site.serve("/p", "<html><body><p>hello</p></body></html>")
+        out = subprocess.run([sys.executable, str(script), site.url("/p")], capture_output=True,
+                             text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
