@@ -17,11 +17,11 @@ from typing import Any
 
 from crawler.items import FetchedPage
 from monitor.alerts import Plan, reconcile
-from monitor.diff import Changes, diff_texts, sentences
+from monitor.diff import Changes, diff_texts
 from monitor.extract import Document, extract
 from monitor.outbox import QueuePolicy, queue_for_check
 from monitor.rules import Evaluation, Finding, Ruleset
-from monitor.store import Store, StoredFinding, Watch
+from monitor.store import Store, StoredFinding, Watch, pack_body, pack_document
 from monitor.suspect import intrinsic_reason, relative_reason
 from monitor.text import digest
 
@@ -38,6 +38,8 @@ class Analysis:
     evaluation: Evaluation | None = None
     suspect: str | None = None
     rules_digest: str | None = None
+    packed_document: bytes | None = None  # store.pack_document(document), made in the worker
+    packed_body: bytes | None = None  # store.pack_body(page body), likewise
 
 
 @dataclass
@@ -107,7 +109,7 @@ def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
     if reason:
         return Analysis(body_sha, doc, document_digest(doc), None, reason, ruleset.digest)
     return Analysis(body_sha, doc, document_digest(doc), ruleset.evaluate(doc), None,
-                    ruleset.digest)
+                    ruleset.digest, pack_document(doc), pack_body(page.body))
 
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,
@@ -169,7 +171,7 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
     if evaluation is None or analysis.rules_digest != ruleset.digest:
         evaluation = ruleset.evaluate(doc)  # analysed under rules since reloaded
     return _changed(store, watch, page, result, now, fetch_fields, ruleset, last, doc,
-                    analysis.doc_sha256 or document_digest(doc), evaluation)
+                    analysis.doc_sha256 or document_digest(doc), evaluation, analysis)
 
 
 # ------------------------------------------------------------------------------ outcomes
@@ -229,12 +231,12 @@ def _current_findings(ruleset: Ruleset, evaluation: Evaluation, doc: Document,
 
 def _changed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult, now: float,
              fetch_fields: dict[str, Any], ruleset: Ruleset, last: Any, doc: Document,
-             doc_sha: str, evaluation: Evaluation) -> CheckResult:
+             doc_sha: str, evaluation: Evaluation, analysis: Analysis) -> CheckResult:
     first = last is None
     result.status = "first" if first else "changed"
     result.title = doc.title
-    changes = diff_texts(last.document.text, doc.text) if last else Changes(
-        added=sentences(doc.text))
+    # A first snapshot is a baseline, not a change: nothing counts as added.
+    changes = diff_texts(last.document.text, doc.text) if last else Changes()
     result.added, result.removed = changes.added, changes.removed
     open_findings = store.open_findings(watch.id)
     current = _current_findings(ruleset, evaluation, doc, last.disclaimers if last else {},
@@ -243,8 +245,8 @@ def _changed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
     snapshot_id = store.add_snapshot(
         watch.id, fetched_at=now, http_status=page.status, body_sha256=fetch_fields["body_sha256"],
         doc_sha256=doc_sha, document=doc, disclaimers=evaluation.disclaimers,
-        rules_digest=ruleset.digest, added=changes.added if not first else [],
-        removed=changes.removed)
+        rules_digest=ruleset.digest, added=changes.added, removed=changes.removed,
+        packed_document=analysis.packed_document)
     result.snapshot_id = snapshot_id
     result.findings = _apply(store, watch, plan, now, snapshot_id,
                              origin="baseline" if first else "new",
@@ -253,7 +255,7 @@ def _changed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
     # text must still be provable. Snapshots exist only when the text changed, so this is cheap.
     store.add_evidence(snapshot_id, url=page.url, final_url=page.final_url, fetched_at=now,
                        http_status=page.status, headers=page.headers, body=page.body,
-                       sha256=fetch_fields["body_sha256"])
+                       sha256=fetch_fields["body_sha256"], packed_body=analysis.packed_body)
     store.update_watch(watch.id, last_checked=now, last_success=now,
                        last_status=result.status, failures=0, last_error=None,
                        rules_digest=ruleset.digest, **fetch_fields)

@@ -237,6 +237,14 @@ def keeps_negation(before: str, after: str) -> bool:
     return len(_NEGATION.findall(after)) >= len(_NEGATION.findall(before))
 
 
+def may_remove(rule: Rule, previous: Mapping[str, list[str]],
+               current: Mapping[str, list[str]], still_open: set[str]) -> bool:
+    """Whether some class of the rule is missing now and was stated before (or is still
+    reported missing): only then is the page worth comparing sentence by sentence."""
+    return any(not current.get(cls) and (previous.get(cls) or cls in still_open)
+               for cls in rule.options["classes"])
+
+
 def removed(rule: Rule, previous: Mapping[str, list[str]], current: Mapping[str, list[str]],
             page: Page, still_open: set[str]) -> list[Finding]:
     """Findings for each disclaimer class of `rule` that is gone now (or still gone)."""

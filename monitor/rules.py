@@ -240,10 +240,13 @@ class Ruleset:
         out: list[Finding] = []
         if "disclaimers" in current.incomplete:
             return out
+        page: Page | None = None  # read into sentences only if some class went missing
         for rule in self.rules:
-            if rule.kind == "disappearance":
-                out.extend(rulekinds.removed(rule, previous, current.disclaimers,
-                                             Page(document), still_open))
+            if rule.kind == "disappearance" and rulekinds.may_remove(
+                    rule, previous, current.disclaimers, still_open):
+                page = page or Page(document)
+                out.extend(rulekinds.removed(rule, previous, current.disclaimers, page,
+                                             still_open))
         return out
 
 

@@ -334,6 +334,17 @@ class ListedFinding:
     muted: bool
 
 
+def pack_document(document: Document) -> bytes:
+    """An extracted document as a snapshot stores it (compressed JSON). Workers call this
+    too, so the writer thread does not have to."""
+    return zlib.compress(json.dumps(document.to_dict(), ensure_ascii=False).encode(), 6)
+
+
+def pack_body(body: bytes) -> bytes:
+    """A raw page as its evidence stores it (compressed)."""
+    return zlib.compress(body, 6)
+
+
 # -------------------------------------------------------------------------------- store
 
 class Store:
@@ -573,8 +584,10 @@ class Store:
     def add_snapshot(self, watch_id: int, *, fetched_at: float, http_status: int | None,
                      body_sha256: str, doc_sha256: str, document: Document,
                      disclaimers: dict[str, list[str]], rules_digest: str,
-                     added: list[str], removed: list[str]) -> int:
-        packed = zlib.compress(json.dumps(document.to_dict(), ensure_ascii=False).encode(), 6)
+                     added: list[str], removed: list[str],
+                     packed_document: bytes | None = None) -> int:
+        """`packed_document`: pack_document(document), if a worker already made it."""
+        packed = packed_document or pack_document(document)
         cur = self.db.execute(
             "INSERT INTO snapshots(watch_id, fetched_at, http_status, body_sha256, doc_sha256,"
             " title, words, document, disclaimers, rules_digest, added, removed)"
@@ -593,12 +606,13 @@ class Store:
 
     def add_evidence(self, snapshot_id: int, *, url: str, final_url: str | None,
                      fetched_at: float, http_status: int | None, headers: dict[str, str],
-                     body: bytes, sha256: str) -> int:
+                     body: bytes, sha256: str, packed_body: bytes | None = None) -> int:
+        """`packed_body`: pack_body(body), if a worker already made it."""
         cur = self.db.execute(
             "INSERT OR IGNORE INTO evidence(snapshot_id, url, final_url, fetched_at, http_status,"
             " headers, body, sha256, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [snapshot_id, url, final_url, fetched_at, http_status, json.dumps(headers),
-             zlib.compress(body, 6), sha256, len(body)])
+             packed_body or pack_body(body), sha256, len(body)])
         return int(cur.lastrowid)
 
     def evidence_for_snapshot(self, snapshot_id: int) -> Evidence | None:
