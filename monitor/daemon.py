@@ -153,14 +153,19 @@ class Daemon:
         self._reactor = reactor
         self._reader = Store.in_dir(self.settings.state_dir)
         self._pool = self._new_pool(self.rules_text)
+        if self.settings.once:
+            self._once_queue = collections.deque(self._reader.due_watches(
+                time.time(), 10_000_000, everything=self.settings.everything))
+            log.info("cycle: %d watch(es) to check", len(self._once_queue))
         # Pages go to the pool from a thread of their own: starting workers waits for the
         # forkserver to import trafilatura and compile the rules (seconds), which must never
-        # hold up the reactor. A daemon starts them now, alongside Scrapy's setup; a single
-        # cycle only when a page needs one (a cycle of unchanged pages never does).
+        # hold up the reactor. A daemon starts them now, alongside Scrapy's setup, and so does
+        # a single cycle with a page never analysed; any other cycle only when a page changed
+        # (a cycle of unchanged pages never needs a worker).
         self._submitter = threading.Thread(target=self._submit_loop, name="claimwatch-submit",
                                            daemon=True)
         self._submitter.start()
-        if not self.settings.once:
+        if self._once_queue is None or any(w.body_sha256 is None for w in self._once_queue):
             pool = self._pool
             threading.Thread(target=lambda: [pool.submit(workers.ready)
                                              for _ in range(self.settings.workers)],
@@ -173,10 +178,6 @@ class Daemon:
                                               name="claimwatch-delivery", daemon=True)
             self._delivery.start()
         self._writes.put(("reevaluate", self.ruleset))
-        if self.settings.once:
-            self._once_queue = collections.deque(self._reader.due_watches(
-                time.time(), 10_000_000, everything=self.settings.everything))
-            log.info("cycle: %d watch(es) to check", len(self._once_queue))
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: reactor.callFromThread(self.stop))
         if hasattr(signal, "SIGHUP"):
