@@ -994,7 +994,7 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
         per_host: int | None) -> None:
     """Run the monitor: check watches when due until stopped (SIGTERM); SIGHUP reloads the
     rules and the configuration."""
-    import os
+    import dataclasses
 
     from monitor.daemon import Daemon, DaemonSettings
     from monitor.store import Store
@@ -1009,18 +1009,13 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
         from monitor.notify import Targets
 
         Targets.load(config.notify)  # a bad target URL stops the start, not the first alert
-    daemon_config = config.daemon
-    concurrency = concurrency or daemon_config.concurrency
+    tuning = dataclasses.replace(config.daemon, workers=workers or config.daemon.workers,
+                                 concurrency=concurrency or config.daemon.concurrency,
+                                 per_host=per_host or config.daemon.per_host)
     daemon = Daemon(DaemonSettings(
-        state_dir=settings.state_dir(state_dir), rules_path=path, config=config, once=once,
-        everything=everything,
-        workers=workers or daemon_config.workers or max(1, os.cpu_count() or 1),
-        concurrency=concurrency, per_host=per_host or daemon_config.per_host,
-        download_timeout=daemon_config.download_timeout,
-        autothrottle=daemon_config.autothrottle,
-        delivery_interval=daemon_config.delivery_interval,
-        recycle_after=daemon_config.recycle_after, max_inflight=max(64, concurrency * 4),
-    ), ruleset)
+        state_dir=settings.state_dir(state_dir), rules_path=path,
+        config=dataclasses.replace(config, daemon=tuning), once=once, everything=everything,
+        max_inflight=max(64, tuning.concurrency * 4)), ruleset)
     code = daemon.run()
     if once:
         click.echo(daemon.summary.line(), err=True)

@@ -87,6 +87,11 @@ class DaemonConfig:
     recycle_after: int = _key(500, "pages a worker process analyses before it is replaced",
                               minimum=1)
 
+    @property
+    def worker_count(self) -> int:
+        """`workers`, with 0 resolved to one per CPU."""
+        return self.workers or max(1, os.cpu_count() or 1)
+
 
 @dataclass(frozen=True)
 class Config:

@@ -52,22 +52,16 @@ HEARTBEAT_KEY = "daemon.heartbeat"
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    """How the daemon runs; defaults suit a few thousand watches on two cores."""
+    """How the daemon runs: where, on what, and its internal pace. The tunable part (workers,
+    concurrency, per host...) is `config.daemon`, the [daemon] section as of the start."""
 
     state_dir: Path
     rules_path: Path
     config: Config = field(default_factory=Config)
-    workers: int = max(1, os.cpu_count() or 1)
-    concurrency: int = 16
-    per_host: int = 4
-    download_timeout: float = 30.0
-    autothrottle: bool = True
     max_inflight: int = 64
     feed_interval: float = 1.0
     status_interval: float = 5.0
-    delivery_interval: float = 10.0
     drain_seconds: float = 7.0
-    recycle_after: int = 500
     once: bool = False
     everything: bool = False
     crawl_overrides: dict[str, Any] = field(default_factory=dict)
@@ -113,7 +107,8 @@ class Daemon:
     def __init__(self, settings: DaemonSettings, ruleset: Ruleset,
                  notifier: Notifier | None = None) -> None:
         self.settings = settings
-        self.config = settings.config
+        self.config = settings.config  # replaced by a reload
+        self.tuning = settings.config.daemon  # not: the crawl and the pool keep their start
         self.ruleset = ruleset
         self.rules_text = settings.rules_path.read_text(encoding="utf-8")
         self.notifier = notifier or Notifier()
@@ -168,7 +163,7 @@ class Daemon:
         if self._once_queue is None or any(w.body_sha256 is None for w in self._once_queue):
             pool = self._pool
             threading.Thread(target=lambda: [pool.submit(workers.ready)
-                                             for _ in range(self.settings.workers)],
+                                             for _ in range(self.tuning.worker_count)],
                              name="claimwatch-warm-up", daemon=True).start()
         self._writer = threading.Thread(target=self._writer_loop, name="claimwatch-writer",
                                         daemon=True)
@@ -213,10 +208,10 @@ class Daemon:
         from crawler.spider import WatchSpider
 
         overrides = {
-            "CONCURRENT_REQUESTS": self.settings.concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": self.settings.per_host,
-            "DOWNLOAD_TIMEOUT": self.settings.download_timeout,
-            "AUTOTHROTTLE_ENABLED": self.settings.autothrottle,
+            "CONCURRENT_REQUESTS": self.tuning.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.tuning.per_host,
+            "DOWNLOAD_TIMEOUT": self.tuning.download_timeout,
+            "AUTOTHROTTLE_ENABLED": self.tuning.autothrottle,
             **self.settings.crawl_overrides,
         }
         from scrapy import signals
@@ -314,10 +309,8 @@ class Daemon:
             log.info("reload: rules unchanged")
             return
         with self._pool_lock:
-            old_pool, self._pool = self._pool, self._new_pool(text)
             self.rules_text, self.ruleset = text, ruleset
-        if old_pool is not None:
-            old_pool.shutdown(wait=False)
+        self._replace_pool(self._pool)
         self._writes.put(("reevaluate", ruleset))
         log.info("reload: rules %s loaded", ruleset.digest)
 
@@ -395,19 +388,16 @@ class Daemon:
         check) rather than an exception, which would end the submitter thread."""
         error: Exception = RuntimeError("no working worker pool")
         for _ in range(2):
+            pool = None
             try:
                 pool = self._worker_pool()
-                try:
-                    return pool.submit(workers.analyse_page, page)
-                except BrokenProcessPool as exc:
-                    # A worker died (killed, out of memory): the pool refuses all work from
-                    # then on. The pages it held fail and back off; the next get a new pool.
-                    log.error("worker pool broken (%s); starting a new one", exc)
-                    error = exc
-                    with self._pool_lock:
-                        if self._pool is pool:
-                            self._pool = self._new_pool(self.rules_text)
-                    pool.shutdown(wait=False, cancel_futures=True)
+                return pool.submit(workers.analyse_page, page)
+            except BrokenProcessPool as exc:
+                # A worker died (killed, out of memory): the pool refuses all work from then
+                # on. The pages it held fail and back off; the next ones get a new pool.
+                log.error("worker pool broken (%s); starting a new one", exc)
+                error = exc
+                self._replace_pool(pool, cancel=True)
             except Exception as exc:  # noqa: BLE001 - e.g. shutting down: the page fails alone
                 error = exc
                 break
@@ -566,7 +556,7 @@ class Daemon:
         store = Store.in_dir(self.settings.state_dir)
         try:
             while not self._delivery_stop.is_set():
-                wait = self.settings.delivery_interval
+                wait = self.tuning.delivery_interval
                 if self.config.notify.enabled:
                     try:
                         report = deliver_pending(store, self.config.notify, now=time.time())
@@ -600,17 +590,22 @@ class Daemon:
         trafilatura and lxml never hold memory for long. The old pool finishes its queue and
         its workers exit. (Not max_tasks_per_child: on Python 3.11 it deadlocks the pool once
         workers retire, CPython gh-115634.)"""
+        if self._pool_tasks >= self.tuning.recycle_after * self.tuning.worker_count:
+            self._replace_pool(self._pool)
+            log.debug("worker pool recycled")
         with self._pool_lock:
             assert self._pool is not None
-            old = None
-            if self._pool_tasks >= self.settings.recycle_after * self.settings.workers:
-                old, self._pool = self._pool, self._new_pool(self.rules_text)
             self._pool_tasks += 1
-            pool = self._pool
-        if old is not None:
-            old.shutdown(wait=False)
-            log.debug("worker pool recycled")
-        return pool
+            return self._pool
+
+    def _replace_pool(self, old: ProcessPoolExecutor | None, *, cancel: bool = False) -> None:
+        """A new pool in place of `old` (unless another thread replaced it already). The old
+        one finishes the pages it holds (or, `cancel`led, fails them) and its workers exit."""
+        with self._pool_lock:
+            if old is None or self._pool is not old:
+                return
+            self._pool = self._new_pool(self.rules_text)
+        old.shutdown(wait=False, cancel_futures=cancel)
 
     def _new_pool(self, rules_text: str) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
@@ -619,7 +614,7 @@ class Daemon:
         workers.set_preload(rules_text, str(self.settings.rules_path))
         self._pool_tasks = 0
         return ProcessPoolExecutor(
-            max_workers=self.settings.workers, mp_context=context, initializer=workers.init,
+            max_workers=self.tuning.worker_count, mp_context=context, initializer=workers.init,
             initargs=(rules_text, str(self.settings.rules_path), os.getpid()))
 
 
