@@ -54,6 +54,13 @@ def findings(state: Path, **where: object) -> list:
                 if all(getattr(f, k) == v for k, v in where.items())]
 
 
+def watch_due_now(state: Path, url: str) -> None:
+    """Watch a URL daily, due at once rather than somewhere within the spread."""
+    assert claimwatch("watch", "add", url, "--every", "1d", "--state", str(state)).returncode == 0
+    with Store.in_dir(state) as store:
+        store.update_watch(store.watch(url).id, next_check=0)
+
+
 def checked(state: Path, url: str) -> int:
     with Store.in_dir(state) as store:
         watch = store.watch(url)
@@ -84,9 +91,7 @@ def test_daemon_checks_on_schedule_and_the_alert_reaches_a_receiver(site, state)
 def test_recheck_goes_ahead_of_the_schedule(site, state):
     site.serve("/r/", page("ridgeline/v1.html"))
     url = site.url("/r/")
-    claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
-    with Store.in_dir(state) as store:  # due now rather than within the spread
-        store.update_watch(store.watch(url).id, next_check=0)
+    watch_due_now(state, url)
     with daemon(state):
         wait_until(lambda: checked(state, url) >= 1, 30, "the first check")
         site.serve("/r/", page("ridgeline/v2.html"))
@@ -99,9 +104,7 @@ def test_sigterm_finishes_and_exits_0_within_10s(state):
     with SiteServer(slow_seconds=4) as site:
         site.serve("/slow/", page("ridgeline/v1.html"))
         url = site.url("/slow/")
-        claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
-        with Store.in_dir(state) as store:
-            store.update_watch(store.watch(url).id, next_check=0)
+        watch_due_now(state, url)
         site.fault("/slow/", "slow")
         with daemon(state) as proc:
             wait_until(lambda: site.hits.get("/slow/"), 20, "the slow page to be requested")
@@ -117,9 +120,7 @@ def test_sighup_keeps_the_last_good_rules_then_applies_new_ones(site, state, tmp
     shutil.copy(RULES, rules)
     site.serve("/r/", page("ridgeline/v2.html"))
     url = site.url("/r/")
-    claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
-    with Store.in_dir(state) as store:
-        store.update_watch(store.watch(url).id, next_check=0)
+    watch_due_now(state, url)
     with JsonReceiver() as ops, daemon(state, rules=rules,
                                        env={"CLAIMWATCH_CONFIG": str(_operator_config(
                                            tmp_path, ops.url("/ops")))}) as proc:
@@ -303,9 +304,7 @@ def test_a_killed_worker_is_replaced_and_the_next_change_still_analysed(site, st
     config.write_text("[daemon]\nworkers = 1\n")
     site.serve("/r/", page("ridgeline/v1.html"))
     url = site.url("/r/")
-    claimwatch("watch", "add", url, "--every", "1d", "--state", str(state))
-    with Store.in_dir(state) as store:
-        store.update_watch(store.watch(url).id, next_check=0)
+    watch_due_now(state, url)
     with daemon(state, env={key: value, "CLAIMWATCH_CONFIG": str(config)}) as proc:
         wait_until(lambda: checked(state, url) >= 1, 30, "the first check")
         marked = set(_processes_with(marker))
