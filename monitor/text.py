@@ -25,15 +25,20 @@ _TRANSLATE = str.maketrans(
     }
 )
 _SPACES = re.compile(r"[ \r\n\f\v]+")
+_ASCII_SPACES = re.compile(r"[ \t\r\n\f\v]+")  # the same, with the tab _TRANSLATE maps
 
 
 def normalize_chars(text: str) -> str:
     """NFKC, ASCII quotes and dashes, no invisible characters; spacing left as it is."""
+    if text.isascii():  # NFKC leaves ASCII as it is; of _TRANSLATE only the tab applies
+        return text.replace("\t", " ")
     return unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
 
 
 def normalize(text: str) -> str:
     """`normalize_chars`, then single spaces, stripped."""
+    if text.isascii():  # most page text: the same result without NFKC and translate
+        return _ASCII_SPACES.sub(" ", text).strip()
     return _SPACES.sub(" ", normalize_chars(text)).strip()
 
 
