@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -140,31 +141,24 @@ class Daemon:
     # ------------------------------------------------------------------------- lifecycle
 
     def run(self) -> int:
-        from crawler.runner import install_reactor
-
-        install_reactor()
-        from twisted.internet import reactor, task
-
-        self._reactor = reactor
         self._reader = Store.in_dir(self.settings.state_dir)
         self._pool = self._new_pool(self.rules_text)
         if self.settings.once:
             self._once_queue = collections.deque(self._reader.due_watches(
                 time.time(), 10_000_000, everything=self.settings.everything))
             log.info("cycle: %d watch(es) to check", len(self._once_queue))
+        self._start_analysis()
+        from crawler.runner import install_reactor
+
+        install_reactor()
+        from twisted.internet import reactor, task
+
+        self._reactor = reactor
         # Pages go to the pool from a thread of their own: starting workers waits for the
-        # forkserver to import trafilatura and compile the rules (seconds), which must never
-        # hold up the reactor. A daemon starts them now, alongside Scrapy's setup, and so does
-        # a single cycle with a page never analysed; any other cycle only when a page changed
-        # (a cycle of unchanged pages never needs a worker).
+        # forkserver (see _start_analysis), which must never hold up the reactor.
         self._submitter = threading.Thread(target=self._submit_loop, name="claimwatch-submit",
                                            daemon=True)
         self._submitter.start()
-        if self._once_queue is None or any(w.body_sha256 is None for w in self._once_queue):
-            pool = self._pool
-            threading.Thread(target=lambda: [pool.submit(workers.ready)
-                                             for _ in range(self.tuning.worker_count)],
-                             name="claimwatch-warm-up", daemon=True).start()
         self._writer = threading.Thread(target=self._writer_loop, name="claimwatch-writer",
                                         daemon=True)
         self._writer.start()
@@ -191,6 +185,22 @@ class Daemon:
         reactor.run(installSignalHandlers=False)
         self.summary.seconds = time.time() - self.started
         return self.exit_code
+
+    def _start_analysis(self) -> None:
+        """Start the analysis side before importing Scrapy, so that the two start-ups (each
+        a second or more: the forkserver imports trafilatura and compiles the rules) overlap
+        on two cores. A daemon, or a cycle with a page never analysed, starts its workers; a
+        cycle of pages analysed before starts only the forkserver: if a page changed, it
+        does not wait for the rules to compile; if none did, the forkserver cost CPU time on
+        another core and no worker was forked."""
+        queue_ = self._once_queue
+        if queue_ is None or any(w.body_sha256 is None for w in queue_):
+            pool = self._pool
+            threading.Thread(target=lambda: [pool.submit(workers.ready)
+                                             for _ in range(self.tuning.worker_count)],
+                             name="claimwatch-warm-up", daemon=True).start()
+        elif queue_:
+            multiprocessing.forkserver.ensure_running()
 
     def _start_crawl(self) -> None:
         try:
