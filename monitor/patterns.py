@@ -195,8 +195,10 @@ def plain_ascii(text: str | bytes) -> bool:
 _WIDE = {"w": "[\\p{L}\\p{N}_]", "W": "[^\\p{L}\\p{N}_]", "d": "\\p{Nd}",
          "D": "\\P{Nd}", "s": "[\\s\\p{Z}]", "S": "[^\\s\\p{Z}]"}
 _WIDE_IN_CLASS = {"w": "\\p{L}\\p{N}_", "d": "\\p{Nd}", "s": "\\s\\p{Z}"}
-_DROPPED = {"b", "B", "A", "Z", "z", "G"}  # assertions: dropping them only matches more
-_ANCHORS = {"A", "Z", "z", "G"}
+# Assertions, and \K (keep out): dropping them only matches more, and no later than the
+# real match starts.
+_DROPPED = {"b", "B", "A", "Z", "z", "G", "K"}
+_ANCHORS = {"A", "Z", "z", "G", "K"}
 _BOUND = re.compile(r"\{(\d+),(\d+)?\}")
 _MAX_BOUND = 12
 

@@ -56,6 +56,12 @@ def test_the_project_rules_file_is_valid_and_covers_every_category(ruleset):
     assert all(r.link.startswith("https://") and r.examples.get("match") for r in ruleset.rules)
 
 
+def test_every_pattern_of_the_project_rules_has_a_prefilter(ruleset):
+    """A pattern RE2 cannot take loses its prefilter silently and is scanned by the
+    backtracking engine on every page: the shipped rules must not have one."""
+    assert [p.source for p in ruleset.patterns if p.prefilter is None] == []
+
+
 def test_base_fixture_is_valid():
     assert [r.id for r in parse_rules(BASE).rules] == ["cure"]
 
@@ -356,6 +362,14 @@ def test_prefilter_is_a_superset_of_the_pattern():
     anchored = Pattern.build("p", compile_pattern(r'^"[^"]+"$'))
     blob = b'intro\n"I feel free."\noutro'
     assert anchored.possible_in(blob, [0, 6, 21]) == [(1, 0)]
+    # \K keeps the word before a footnote out of the match: RE2 has no \K, and without it
+    # the prefilter's match starts earlier, never later, than the real one.
+    assert relax(r"[a-z]\K\d", wide=False) == r"[a-z]\d"
+    assert relax(r"[a-z]\K\d", wide=True) == r"[a-z]\p{Nd}"
+    footnote = Pattern.build("p", compile_pattern(r"[a-z][.,]?\K\d{1,2}(?=\s|$)"))
+    assert footnote.compiled.search("sober.12 more").group(0) == "12"
+    assert footnote.possible_in(b"no digits here\nsober.12 more", [0, 15]) == [(1, 4)]
+    assert footnote.possible_in(b"85% of 120 patients", [0]) == []
 
 
 def test_prefilters_change_no_finding_on_any_case_or_page(ruleset, monkeypatch):
