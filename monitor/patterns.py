@@ -157,23 +157,23 @@ def prefilter_for(source: str) -> Prefilter | None:
     sharp, wide = relax(source, wide=False), relax(source, wide=True)
     if sharp is None or wide is None:
         return None
+    try:
+        # Multi-line anchors: the prefilter also runs over a whole page, paragraphs joined by
+        # newlines, where "^" and "$" must hold at every paragraph's edges as well. The wide
+        # form's Unicode classes make a larger automaton: with 32 MB a form such as
+        # "at home (\w+ ){0,2}(ketamine|...)" kept discarding its DFA cache, 60x slower.
+        return Prefilter(re2.compile("(?m)" + sharp, _re2_options(32 << 20)),
+                         re2.compile("(?m)" + wide, _re2_options(64 << 20)))
+    except Exception:  # noqa: BLE001 - re2 raises its own error type; no prefilter then
+        return None
+
+
+def _re2_options(max_mem: int) -> Any:
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False
-    options.max_mem = 32 << 20
-    # The wide form's Unicode classes make a larger automaton: with 32 MB a form such as
-    # "at home (\w+ ){0,2}(ketamine|...)" kept discarding its DFA cache, 60x slower.
-    wide_options = re2.Options()
-    wide_options.case_sensitive = False
-    wide_options.log_errors = False
-    wide_options.max_mem = 64 << 20
-    try:
-        # Multi-line anchors: the prefilter also runs over a whole page, paragraphs joined by
-        # newlines, where "^" and "$" must hold at every paragraph's edges as well.
-        return Prefilter(re2.compile("(?m)" + sharp, options),
-                         re2.compile("(?m)" + wide, wide_options))
-    except Exception:  # noqa: BLE001 - re2 raises its own error type; no prefilter then
-        return None
+    options.max_mem = max_mem
+    return options
 
 
 # Where RE2 and the regex module agree: ASCII text without the control characters that
@@ -198,7 +198,7 @@ _WIDE_IN_CLASS = {"w": "\\p{L}\\p{N}_", "d": "\\p{Nd}", "s": "\\s\\p{Z}"}
 # Assertions, and \K (keep out): dropping them only matches more, and no later than the
 # real match starts.
 _DROPPED = {"b", "B", "A", "Z", "z", "G", "K"}
-_ANCHORS = {"A", "Z", "z", "G", "K"}
+_SHARP_DROPPED = {"A", "Z", "z", "G", "K"}  # the sharp form keeps the word boundaries
 _BOUND = re.compile(r"\{(\d+),(\d+)?\}")
 _MAX_BOUND = 12
 
@@ -215,7 +215,7 @@ def relax(source: str, wide: bool = True) -> str | None:
         if c == "\\":
             letter = source[i + 1] if i + 1 < n else ""
             if not wide:
-                if in_class or letter not in _ANCHORS:
+                if in_class or letter not in _SHARP_DROPPED:
                     out.append(source[i:i + 2])
             elif in_class:
                 if letter in ("W", "D", "S"):
