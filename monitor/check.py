@@ -294,14 +294,20 @@ def _apply(store: Store, watch: Watch, plan: Plan, now: float, snapshot_id: int 
     return reported
 
 
-def reevaluate_all(store: Store, ruleset: Ruleset, now: float | None = None) -> dict[str, int]:
+def reevaluate_all(store: Store, ruleset: Ruleset, now: float | None = None, *,
+                   until: float | None = None) -> dict[str, int]:
     """Bring every page's findings up to `ruleset` now, one transaction per page.
 
     Called when rules.yaml changes (daemon start and reload, `claimwatch rules apply`), so
-    findings follow the rules without waiting for pages to change."""
+    findings follow the rules without waiting for pages to change. With `until` (a
+    time.monotonic() deadline) it stops at the first page after the deadline, with
+    counts["more"] set; calling it again goes on where it stopped."""
     now = now or time.time()
-    counts = {"pages": 0, "baseline": 0, "resolved": 0}
+    counts = {"pages": 0, "baseline": 0, "resolved": 0, "more": 0}
     for watch in store.watches_needing_rules(ruleset.digest):
+        if until is not None and counts["pages"] and time.monotonic() >= until:
+            counts["more"] = 1
+            break
         with store.transaction():
             current = store.watch_by_id(watch.id)
             if current is None or current.rules_digest == ruleset.digest:

@@ -86,6 +86,8 @@ class DaemonConfig:
     delivery_interval: float = _key(10.0, "seconds between passes over the outbox", minimum=1)
     recycle_after: int = _key(500, "pages a worker process analyses before it is replaced",
                               minimum=1)
+    reevaluate_slice: float = _key(1.0, "seconds a rules change's re-evaluation runs before "
+                                   "the pages waiting to be recorded go first", minimum=0.01)
 
     @property
     def worker_count(self) -> int:

@@ -116,6 +116,7 @@ class Daemon:
         self.summary = CycleSummary()
         self.started = time.time()
         self.stopping = False
+        self._cycle_complete = False  # a single cycle checked every page it had to
         self._inflight: dict[int, Watch] = {}
         self._by_url: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -267,7 +268,9 @@ class Daemon:
                 loop.stop()
         self._writes.put(("stop", None))
         if self._writer is not None:
-            self._writer.join(timeout=5)
+            # A complete cycle waits for its last records and rules; a signal waits 5 s at
+            # most (what is not committed then stays due, or under the old rules, for later).
+            self._writer.join(timeout=None if self._cycle_complete else 5)
         self._delivery_stop.set()
         self._deliver_now.set()
         if self.settings.once and self.exit_code == 0:
@@ -369,6 +372,7 @@ class Daemon:
             if self._inflight:
                 return
         log.info("cycle done")
+        self._cycle_complete = True
         self.stop()
 
     def _on_page(self, page: FetchedPage) -> None:
@@ -427,6 +431,11 @@ class Daemon:
                 except queue.Empty:
                     kind, item = "idle", None
                 if kind == "stop":
+                    if self._cycle_complete:  # and ends with its rules applied to every page
+                        try:
+                            self._reevaluate(store, self.ruleset, until=None)
+                        except Exception:  # noqa: BLE001 - done at the next start instead
+                            log.exception("applying the rules failed")
                     break
                 try:
                     if kind == "page":
@@ -436,11 +445,8 @@ class Daemon:
                                        text=item[1])
                         self._deliver_now.set()
                     elif kind == "reevaluate":
-                        counts = reevaluate_all(store, item)
-                        if counts["pages"]:
-                            log.info("rules %s applied to %d page(s): %d baseline, %d resolved",
-                                     item.digest, counts["pages"], counts["baseline"],
-                                     counts["resolved"])
+                        self._reevaluate(store, item, until=time.monotonic()
+                                         + self.tuning.reevaluate_slice)
                 except Exception:  # noqa: BLE001 - the writer must outlive any one failure
                     log.exception("recording failed")
                 if time.monotonic() - last_beat >= self.settings.status_interval:
@@ -450,6 +456,19 @@ class Daemon:
             store.set_meta(HEARTBEAT_KEY, json.dumps({"pid": os.getpid(), "at": time.time(),
                                                       "stopped": True}))
             store.close()
+
+    def _reevaluate(self, store: Store, ruleset: Ruleset, until: float | None) -> None:
+        """Apply `ruleset` to the pages still under other rules, for a slice of time: then
+        the pages fetched meanwhile (and the heartbeat) are recorded before the next slice,
+        which goes to the back of the queue. A slice of rules that a reload replaced is not
+        continued: the new rules' own re-evaluation covers every page."""
+        counts = reevaluate_all(store, ruleset, until=until)
+        if counts["pages"]:
+            log.info("rules %s applied to %d page(s): %d baseline, %d resolved%s",
+                     ruleset.digest, counts["pages"], counts["baseline"], counts["resolved"],
+                     ", more to come" if counts["more"] else "")
+        if counts["more"] and ruleset is self.ruleset:
+            self._writes.put(("reevaluate", ruleset))
 
     def _more_pages(self, limit: int = 63) -> list[Any]:
         """Pages already waiting behind the first: recorded in the same commit."""

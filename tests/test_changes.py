@@ -105,6 +105,24 @@ def test_rules_apply_reevaluates_every_page_now(site, store, ruleset, tmp_path):
     assert fda.resolved_at is not None
 
 
+def test_a_rules_change_is_applied_a_slice_at_a_time(site, store, ruleset):
+    from monitor.check import reevaluate_all
+
+    paths = [f"/slice{i}/" for i in range(3)]
+    for path in paths:
+        site.serve(path, page("ridgeline/v2.html"))
+        run_check(store, ruleset, site.url(path))
+    edited = parse_rules(RULES.read_text().replace(
+        "  - id: fda-approval-claim\n", "  - id: fda-approval-claim\n    enabled: false\n"),
+        "edited-rules.yaml")
+    # A deadline already past: one page per call, and each call says whether more remain.
+    slices = [reevaluate_all(store, edited, until=0.0) for _ in paths]
+    assert [(c["pages"], c["more"]) for c in slices] == [(1, 1), (1, 1), (1, 0)]
+    assert reevaluate_all(store, edited)["pages"] == 0
+    fda = [f for f in store.findings() if f.rule == "fda-approval-claim"]
+    assert len(fda) == 3 and all(f.resolved_reason == "rules changed" for f in fda)
+
+
 def test_evidence_export_writes_the_page_as_warc(site, store, ruleset, tmp_path):
     from warcio.archiveiterator import ArchiveIterator
 

@@ -249,6 +249,35 @@ def test_run_once_all_checks_everything_and_exits(site, state):
     assert json.loads(again.stdout)["checked"] == 0  # nothing due yet: --once without --all
 
 
+def test_a_rules_change_runs_in_slices_and_a_complete_cycle_finishes_it(
+        site, store, ruleset, tmp_path, caplog):
+    from conftest import run_check
+
+    from monitor.config import Config, DaemonConfig
+    from monitor.daemon import Daemon, DaemonSettings
+    from monitor.rules import load_rules
+
+    for i in range(4):
+        site.serve(f"/e{i}/", page("ridgeline/v2.html"))
+        run_check(store, ruleset, site.url(f"/e{i}/"))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.read_text().replace(
+        "  - id: fda-approval-claim\n", "  - id: fda-approval-claim\n    enabled: false\n"))
+    settings = DaemonSettings(state_dir=store.path.parent, rules_path=rules, once=True,
+                              config=Config(daemon=DaemonConfig(reevaluate_slice=0.01)))
+    daemon_ = Daemon(settings, load_rules(rules))
+    # The writer's queue as a single cycle can leave it: the cycle is over after the first
+    # slice of the re-evaluation, whose next slice then waits behind the stop.
+    daemon_._writes.put(("reevaluate", daemon_.ruleset))
+    daemon_._writes.put(("stop", None))
+    daemon_._cycle_complete = True
+    with caplog.at_level("INFO", logger="claimwatch.daemon"):
+        daemon_._writer_loop()
+    assert "resolved, more to come" in caplog.text  # the first slice stopped short
+    fda = [f for f in store.findings() if f.rule == "fda-approval-claim"]
+    assert len(fda) == 4 and all(f.resolved_reason == "rules changed" for f in fda)
+
+
 def test_worker_pools_are_recycled_without_hanging(state, tmp_path):
     config = tmp_path / "claimwatch.toml"
     config.write_text("[daemon]\nworkers = 1\nrecycle_after = 2\n")
