@@ -264,16 +264,16 @@ def test_a_rules_change_runs_in_slices_and_a_complete_cycle_finishes_it(
     rules.write_text(RULES.read_text().replace(
         "  - id: fda-approval-claim\n", "  - id: fda-approval-claim\n    enabled: false\n"))
     settings = DaemonSettings(state_dir=store.path.parent, rules_path=rules, once=True,
-                              config=Config(daemon=DaemonConfig(reevaluate_slice=0.01)))
+                              config=Config(daemon=DaemonConfig(reevaluate_slice=0.0)))
     daemon_ = Daemon(settings, load_rules(rules))
-    # The writer's queue as a single cycle can leave it: the cycle is over after the first
-    # slice of the re-evaluation, whose next slice then waits behind the stop.
+    # Slices of no time: one page each. The writer's queue as a single cycle can leave it:
+    # the cycle is over after the first slice, whose next one then waits behind the stop.
     daemon_._writes.put(("reevaluate", daemon_.ruleset))
     daemon_._writes.put(("stop", None))
     daemon_._cycle_complete = True
     with caplog.at_level("INFO", logger="claimwatch.daemon"):
         daemon_._writer_loop()
-    assert "resolved, more to come" in caplog.text  # the first slice stopped short
+    assert "applied to 1 page(s): 0 baseline, 1 resolved, more to come" in caplog.text
     fda = [f for f in store.findings() if f.rule == "fda-approval-claim"]
     assert len(fda) == 4 and all(f.resolved_reason == "rules changed" for f in fda)
 
