@@ -143,7 +143,7 @@ class Daemon:
 
     def run(self) -> int:
         self._reader = Store.in_dir(self.settings.state_dir)
-        self._pool = self._new_pool(self.rules_text)
+        self._pool = self._new_pool()
         if self.settings.once:
             self._once_queue = collections.deque(self._reader.due_watches(
                 time.time(), 10_000_000, everything=self.settings.everything))
@@ -633,18 +633,18 @@ class Daemon:
         with self._pool_lock:
             if old is None or self._pool is not old:
                 return
-            self._pool = self._new_pool(self.rules_text)
+            self._pool = self._new_pool()
         old.shutdown(wait=False, cancel_futures=cancel)
 
-    def _new_pool(self, rules_text: str) -> ProcessPoolExecutor:
+    def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
         # Read by the forkserver when it starts (the first pool's), see workers._preload().
-        workers.set_preload(rules_text, str(self.settings.rules_path))
+        workers.set_preload(self.rules_text, str(self.settings.rules_path))
         self._pool_tasks = 0
         return ProcessPoolExecutor(
             max_workers=self.tuning.worker_count, mp_context=context, initializer=workers.init,
-            initargs=(rules_text, str(self.settings.rules_path), os.getpid()))
+            initargs=(self.rules_text, str(self.settings.rules_path), os.getpid()))
 
 
 def heartbeat(store: Store) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from monitor.extract import Document, Paragraph
-from monitor.patterns import Pattern, plain_ascii
+from monitor.patterns import Budget, Pattern, plain_ascii
 from monitor.text import normalize, sentence_spans
 
 
@@ -52,10 +52,11 @@ class Page:
         self._blob: tuple[bytes, list[int]] | None = None
         self._ascii = plain_ascii(self.text)
 
-    def possible(self, pattern: Pattern) -> list[tuple[Para, int]]:
+    def possible(self, pattern: Pattern, budget: Budget | None) -> list[tuple[Para, int]]:
         """Paragraphs where `pattern` could match, each with the first character where it
-        could (all paragraphs from their start when the pattern has no prefilter)."""
-        found = pattern.possible_in(*self.blob(), ascii_text=self._ascii)
+        could (all paragraphs from their start when the pattern has no prefilter). Compiles
+        the pattern first if need be, without charging `budget` for it."""
+        found = pattern.ready(budget).possible_in(*self.blob(), ascii_text=self._ascii)
         if found is None:
             return [(p, 0) for p in self.paras]
         blob, starts = self.blob()

@@ -143,7 +143,7 @@ def _paragraphs(rule: Rule, page: Page, run: Run) -> Iterator[tuple[Para, int]]:
     """The paragraphs a rule applies to where its pattern could match, with the first
     position worth searching."""
     assert rule.pattern is not None
-    for para, start in page.possible(rule.pattern.ready(run.budget)):
+    for para, start in page.possible(rule.pattern, run.budget):
         if rule.scope == "quote" and para.kind != "quote":
             continue
         if rule.scope == "heading" and para.kind != "heading":

@@ -224,8 +224,7 @@ class Ruleset:
         """Each disclaimer class present on the page, with the sentences that state it."""
         found: dict[str, list[str]] = {}
         for name, cls in self.disclaimers.items():
-            cls.pattern.ready(budget)
-            for para, start in page.possible(cls.pattern):
+            for para, start in page.possible(cls.pattern, budget):
                 for m in cls.pattern.finditer(para.text, budget, start):
                     a, b = para.sentence_at(m.start())
                     sentence = para.text[a:b]

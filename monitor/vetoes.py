@@ -191,30 +191,26 @@ def _scope_text(c: Candidate, scope: str) -> tuple[str, int, int, object]:
 def in_scope(c: Candidate, pattern: Pattern, scope: str, budget: Budget | None,
              cache: dict) -> str | None:
     """The first match of a pattern in the candidate's clause, sentence, paragraph or page."""
-    pattern.ready(budget)
     text, a, b, key = _scope_text(c, scope)
     if scope == "paragraph":
-        first = _first_possible(c.page, pattern, c.para, cache)
+        first = _possible(c.page, pattern, budget, cache).get(c.para.index)
         if first is None:
             return None
         a = first
-    elif scope == "page" and not _possible(c.page, pattern, cache):
+    elif scope == "page" and not _possible(c.page, pattern, budget, cache):
         return None
     return _cached(cache, (id(pattern), key), key is not None,
                    lambda: _first(pattern, text, a, b, budget))
 
 
-def _possible(page: Page, pattern: Pattern, cache: dict) -> dict[int, int]:
+def _possible(page: Page, pattern: Pattern, budget: Budget | None,
+              cache: dict) -> dict[int, int]:
     """Paragraph index -> first position where a veto pattern could match: one RE2 pass over
     the page per pattern, instead of one backtracking scan per paragraph."""
     key = ("possible", id(pattern))
     if key not in cache:
-        cache[key] = {p.index: start for p, start in page.possible(pattern)}
+        cache[key] = {p.index: start for p, start in page.possible(pattern, budget)}
     return cache[key]
-
-
-def _first_possible(page: Page, pattern: Pattern, para: Para, cache: dict) -> int | None:
-    return _possible(page, pattern, cache).get(para.index)
 
 
 def _first(pattern: Pattern, text: str, a: int, b: int, budget: Budget | None) -> str | None:
