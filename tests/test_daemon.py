@@ -247,6 +247,14 @@ def test_run_once_all_checks_everything_and_exits(site, state):
     again = subprocess.run([EXE, "run", "--once", "--json", "--state", str(state), "--rules",
                             str(RULES)], capture_output=True, text=True, timeout=120)
     assert json.loads(again.stdout)["checked"] == 0  # nothing due yet: --once without --all
+    # Every page analysed before: the cycle starts only the forkserver, and the one page that
+    # changed gets its workers from it.
+    site.serve("/o3/", page("ridgeline/v3.html"))
+    changed = subprocess.run([EXE, "run", "--once", "--all", "--json", "--state", str(state),
+                              "--rules", str(RULES)], capture_output=True, text=True, timeout=120)
+    summary = json.loads(changed.stdout)
+    assert (summary["changed"], summary["unchanged"]) == (1, 4), changed.stderr
+    assert summary["changed_urls"] == [site.url("/o3/")]
 
 
 def test_a_rules_change_runs_in_slices_and_a_complete_cycle_finishes_it(
