@@ -360,7 +360,9 @@ class Store:
                                    check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
-        self.db = sqlite_utils.Database(conn)
+        # No sqlite-utils plugins: whatever else is installed must not change how our
+        # connection behaves (and finding them scans every installed package, ~25 ms).
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
         self._depth = 0  # nested transaction() blocks open now
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

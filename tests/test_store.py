@@ -20,6 +20,25 @@ def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path):
             store.db.table_names())
 
 
+def test_installed_sqlite_utils_plugins_never_touch_the_connection(tmp_path: Path):
+    from sqlite_utils import hookimpl
+    from sqlite_utils.plugins import pm
+
+    class Plugin:
+        @hookimpl
+        def prepare_connection(self, conn: sqlite3.Connection) -> None:
+            conn.create_function("planted", 0, lambda: 1)
+
+    plugin = Plugin()
+    pm.register(plugin, name="planted-by-test")
+    try:
+        store = Store(tmp_path / "db.sqlite")
+        with pytest.raises(sqlite3.OperationalError, match="no such function: planted"):
+            store.db.execute("SELECT planted()")
+    finally:
+        pm.unregister(plugin)
+
+
 def test_transaction_is_all_or_nothing(tmp_path: Path):
     with Store.in_dir(tmp_path) as store:
         watch = store.ensure_watch("http://127.0.0.1/a")
