@@ -9,6 +9,7 @@ daemon validated, so a worker can never run rules that differ from the daemon's.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import sys
@@ -57,6 +58,9 @@ def _preload() -> None:
     except Exception:  # noqa: BLE001 - workers then compile on first use, as without it
         return
     _preloaded = (text, ruleset)
+    # What the forkserver holds now lives as long as it does: a collection in a worker then
+    # neither scans it nor writes to its pages, which stay shared with the forkserver.
+    gc.freeze()
 
 
 def init(rules_text: str, rules_path: str, daemon_pid: int) -> None:

@@ -19,11 +19,13 @@ from monitor import workers
 text, path = open(sys.argv[1]).read(), sys.argv[1]
 
 def probe():
+    import gc
     from monitor import workers as w
     compiled = all(p._compiled is not None for p in w._ruleset.patterns)
     return {"preloaded": w._preloaded is not None,
             "uses_preloaded": w._preloaded is not None and w._ruleset is w._preloaded[1],
-            "compiled": compiled, "digest": w._ruleset.digest}
+            "compiled": compiled, "digest": w._ruleset.digest,
+            "frozen": gc.get_freeze_count() > 0}
 
 def pool(rules_text):
     ctx = multiprocessing.get_context("forkserver")
@@ -52,6 +54,8 @@ def test_workers_take_the_rules_their_forkserver_compiled_only_if_unchanged(tmp_
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.splitlines()[-1])
     assert got["same"]["uses_preloaded"] and got["same"]["compiled"]
+    # Inherited from the forkserver and out of the worker's collections: pages stay shared.
+    assert got["same"]["frozen"]
     # Rules edited since (a reload): the worker parses the new text, not the stale preload.
     assert got["other"]["preloaded"] and not got["other"]["uses_preloaded"]
     assert got["other"]["digest"] != got["same"]["digest"]
