@@ -46,3 +46,21 @@ def test_text_without_sentence_ends_is_cut_into_bounded_pieces_losing_no_word():
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
     assert split_sentences("A normal sentence. Another one.") == ["A normal sentence.",
                                                                   "Another one."]
+
+
+def test_the_ascii_fast_path_of_normalize_gives_what_nfkc_and_the_mapping_give():
+    import random
+    import unicodedata
+
+    from monitor import text as t
+
+    def general(s: str) -> str:
+        mapped = unicodedata.normalize("NFKC", s).translate(t._TRANSLATE)
+        return t._SPACES.sub(" ", mapped).strip()
+
+    alphabet = [chr(c) for c in range(128)]
+    rng = random.Random(7)
+    samples = ["".join(rng.choices(alphabet, k=rng.randrange(0, 40))) for _ in range(3000)]
+    samples += [c * 3 for c in alphabet] + ["  a\t\tb \x0b c\x1c\x1f ", "\ttab "]
+    for s in samples:
+        assert normalize(s) == general(s), repr(s)
