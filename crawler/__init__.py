@@ -1,4 +1,5 @@
-"""Fetching: Scrapy spiders that re-fetch watched pages politely and hand `FetchedPage`s on.
+"""Fetching: Scrapy spiders that re-fetch watched pages politely and hand `FetchedPage`s on,
+and a light revalidation path (`crawler.revalidate`) for the conditional GETs it can settle.
 
 Knows nothing of `monitor`: whoever runs a crawl injects the handler that receives the pages.
 """

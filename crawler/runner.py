@@ -14,17 +14,27 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from crawler.items import FetchedPage, FetchRequest
-from crawler.settings import DEFAULTS, crawl_settings
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
 def install_reactor() -> None:
-    """Install the asyncio reactor Scrapy expects; must run before anything imports a reactor."""
-    from scrapy.utils.reactor import install_reactor as scrapy_install
+    """Install the asyncio reactor Scrapy expects (TWISTED_REACTOR in `crawler.settings`);
+    must run before anything imports a reactor. Does what Scrapy's `install_reactor` does on
+    POSIX without importing Scrapy, which a cycle may never need (see `crawler.revalidate`)."""
+    import asyncio
+    import contextlib
 
-    scrapy_install(DEFAULTS["TWISTED_REACTOR"])
+    from twisted.internet import asyncioreactor, error
+
+    with contextlib.suppress(error.ReactorAlreadyInstalledError):
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+        asyncioreactor.install(eventloop=loop)
 
 
 def _reactor_thread() -> Any:
@@ -45,6 +55,8 @@ def make_runner(overrides: Mapping[str, Any] | None = None,
                 handler: Callable[[FetchedPage], Any] | None = None) -> Any:
     """A CrawlerRunner with claimwatch's settings, for a process that runs the reactor."""
     from scrapy.crawler import CrawlerRunner
+
+    from crawler.settings import crawl_settings
 
     return CrawlerRunner(crawl_settings(overrides, handler))
 

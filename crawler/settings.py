@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from scrapy.settings import default_settings as scrapy_defaults
 
+from crawler.defaults import PLAIN, USER_AGENT
 from crawler.pipeline import HANDLER_SETTING
-
-try:
-    VERSION = version("claimwatch")
-except PackageNotFoundError:  # running from a source tree
-    VERSION = "0"
-
-USER_AGENT = f"claimwatch/{VERSION} (compliance monitor; +https://github.com/claimwatch/claimwatch)"
 
 # Components a monitor never uses are not even loaded: less to attack, and less start-up
 # time. They are left out of Scrapy's *_BASE dicts rather than set to None in the overrides:
@@ -54,7 +47,6 @@ def _base(name: str) -> dict[str, Any]:
 DEFAULTS: dict[str, Any] = {
     "BOT_NAME": "claimwatch",
     "USER_AGENT": USER_AGENT,
-    "ROBOTSTXT_OBEY": True,
     "DOWNLOADER_MIDDLEWARES_BASE": _base("DOWNLOADER_MIDDLEWARES_BASE"),
     "SPIDER_MIDDLEWARES_BASE": _base("SPIDER_MIDDLEWARES_BASE"),
     "EXTENSIONS_BASE": _base("EXTENSIONS_BASE"),
@@ -70,24 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "WARNING",
     "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
     "STATS_DUMP": False,
-    "COOKIES_ENABLED": False,
-    "HTTPCACHE_ENABLED": False,
-    "DOWNLOAD_TIMEOUT": 30,
-    "DNS_TIMEOUT": 10,
-    "DOWNLOAD_MAXSIZE": 10 * 1024 * 1024,
-    "DOWNLOAD_WARNSIZE": 2 * 1024 * 1024,
-    "RETRY_ENABLED": True,
-    "RETRY_TIMES": 2,
-    "REDIRECT_MAX_TIMES": 5,
-    # Each response yields one item; Scrapy's default (100) starts 100 asyncio workers per
-    # response to process items in parallel, which was half of our cost per request.
-    "CONCURRENT_ITEMS": 1,
-    "CONCURRENT_REQUESTS": 16,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
-    "AUTOTHROTTLE_ENABLED": True,
-    "AUTOTHROTTLE_START_DELAY": 0.25,
-    "AUTOTHROTTLE_MAX_DELAY": 30.0,
-    "AUTOTHROTTLE_TARGET_CONCURRENCY": 2.0,
+    **PLAIN,
     "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
 }
 

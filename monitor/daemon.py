@@ -2,8 +2,11 @@
 
 One process, one Twisted reactor, one continuous crawl for the whole life of the process:
 
-  reactor thread   feeds due watches to the spider (at most `max_inflight` at a time), receives
-                   every FetchedPage, pings systemd (READY, STATUS, WATCHDOG), takes signals;
+  reactor thread   feeds due watches (at most `max_inflight` at a time) to the revalidation path
+                   (`crawler.revalidate`, for pages fetched before) or to the spider (the rest,
+                   and whatever revalidation hands on; Scrapy starts with the first such page),
+                   receives every FetchedPage, pings systemd (READY, STATUS, WATCHDOG), takes
+                   signals;
   worker processes extract and evaluate changed pages (CPU-bound; recycled to keep memory flat);
   writer thread    records each page with `monitor.check.process` in one transaction, together
                    with its next check time and the notifications it calls for, and keeps the
@@ -25,7 +28,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import queue
 import signal
@@ -129,8 +131,12 @@ class Daemon:
         self._pool_tasks = 0
         self._to_analyse: queue.Queue[tuple[Watch, FetchedPage] | None] = queue.Queue()
         self._submitter: threading.Thread | None = None
-        self._crawler: Any = None  # set once its spider is open: feeding starts then
+        self._crawler: Any = None  # set once its spider is open
         self._pending_crawler: Any = None
+        self._crawl_waiting: list[FetchRequest] = []  # for the crawl, until its spider opens
+        self._feeding = False
+        self._revalidator: Any = None
+        self._revalidating: set[Any] = set()
         self._reactor: Any = None
         self._writer: threading.Thread | None = None
         self._reader: Store | None = None
@@ -173,7 +179,7 @@ class Daemon:
             signal.signal(signum, lambda *_: reactor.callFromThread(self.stop))
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload))
-        reactor.callWhenRunning(self._start_crawl)
+        reactor.callWhenRunning(self._begin)
         for interval, fn in ((self.settings.feed_interval, self._feed),
                              (self.settings.status_interval, self._status)):
             loop = task.LoopingCall(self._guarded, fn)
@@ -189,20 +195,68 @@ class Daemon:
         return self.exit_code
 
     def _start_analysis(self) -> None:
-        """Start the analysis side before importing Scrapy, so that the two start-ups (each
-        a second or more: the forkserver imports trafilatura and compiles the rules) overlap
-        on two cores. A daemon, or a cycle with a page never analysed, starts its workers; a
-        cycle of pages analysed before starts only the forkserver: if a page changed, it
-        does not wait for the rules to compile; if none did, the forkserver cost CPU time on
-        another core and no worker was forked."""
+        """Start the workers now, before Scrapy is imported, when pages are sure to need
+        them: a daemon, or a cycle with a page never analysed (the forkserver's start-up,
+        importing trafilatura and compiling the rules, takes a second or two and overlaps
+        the crawl's). A cycle of pages analysed before starts them with its first changed
+        page: most such cycles are all 304s, which then cost no CPU time for analysis."""
         queue_ = self._once_queue
         if queue_ is None or any(w.body_sha256 is None for w in queue_):
             pool = self._pool
             threading.Thread(target=lambda: [pool.submit(workers.ready)
                                              for _ in range(self.tuning.worker_count)],
                              name="claimwatch-warm-up", daemon=True).start()
-        elif queue_:
-            multiprocessing.forkserver.ensure_running()
+
+    def _begin(self) -> None:
+        """The reactor runs: feeding starts. Scrapy starts with the first page that needs
+        it, so a cycle that only revalidates pages (all 304s) never imports it."""
+        if self.tuning.revalidate:
+            from crawler.revalidate import Policy, Revalidator
+
+            self._revalidator = Revalidator(Policy.from_settings(self._crawl_settings()))
+        self._feeding = True
+        self.notifier.send(READY=1, STATUS="started")
+        log.info("claimwatch running (pid %d, rules %s)", os.getpid(), self.ruleset.digest)
+        self._feed()
+
+    def _crawl_settings(self) -> dict[str, Any]:
+        return {
+            "CONCURRENT_REQUESTS": self.tuning.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.tuning.per_host,
+            "DOWNLOAD_TIMEOUT": self.tuning.download_timeout,
+            "AUTOTHROTTLE_ENABLED": self.tuning.autothrottle,
+            **self.settings.crawl_overrides,
+        }
+
+    def _fetch(self, request: FetchRequest) -> None:
+        """Fetch on the revalidation path when it may settle the request, else crawl."""
+        if self._revalidator is not None and (request.etag or request.last_modified):
+            # Twisted's asyncio reactor runs this loop; its tasks run on the reactor thread.
+            task = self._reactor._asyncioEventloop.create_task(self._revalidate(request))
+            self._revalidating.add(task)
+            task.add_done_callback(self._revalidating.discard)
+        else:
+            self._crawl(request)
+
+    async def _revalidate(self, request: FetchRequest) -> None:
+        try:
+            page = await self._revalidator.fetch(request)
+        except Exception:  # noqa: BLE001 - the crawl fetches it instead
+            log.exception("revalidating %s failed", request.url)
+            page = None
+        if page is None:
+            self._crawl(request)
+        else:
+            self._on_page(page)
+
+    def _crawl(self, request: FetchRequest) -> None:
+        """Hand a request to the Scrapy crawl, starting it if this is the first one."""
+        if self._crawler is None:
+            self._crawl_waiting.append(request)
+            if self._pending_crawler is None and len(self._crawl_waiting) == 1:
+                self._start_crawl()
+            return
+        self._crawler.engine.crawl(self._crawler.spider.request_for(request))
 
     def _start_crawl(self) -> None:
         try:
@@ -216,19 +270,12 @@ class Daemon:
             self._shutdown()
 
     def _start_crawler(self) -> None:
+        from scrapy import signals
+
         from crawler.runner import make_runner
         from crawler.spider import WatchSpider
 
-        overrides = {
-            "CONCURRENT_REQUESTS": self.tuning.concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": self.tuning.per_host,
-            "DOWNLOAD_TIMEOUT": self.tuning.download_timeout,
-            "AUTOTHROTTLE_ENABLED": self.tuning.autothrottle,
-            **self.settings.crawl_overrides,
-        }
-        from scrapy import signals
-
-        runner = make_runner(overrides, self._on_page)
+        runner = make_runner(self._crawl_settings(), self._on_page)
         crawler = runner.create_crawler(WatchSpider)
         # Modules, rules and crawler are loaded for good: full collections stop scanning them
         # (they cost a tenth of a second a cycle).
@@ -241,9 +288,9 @@ class Daemon:
 
     def _spider_opened(self, spider: Any) -> None:
         self._crawler = self._pending_crawler
-        self.notifier.send(READY=1, STATUS="started")
-        log.info("claimwatch running (pid %d, rules %s)", os.getpid(), self.ruleset.digest)
-        self._feed()
+        waiting, self._crawl_waiting = self._crawl_waiting, []
+        for request in waiting:
+            self._crawl(request)
 
     def stop(self) -> None:
         """Stop feeding, let pages in progress finish (bounded), then exit."""
@@ -285,6 +332,10 @@ class Daemon:
                 self._pool.shutdown(wait=False, cancel_futures=True)
         if self._reader is not None:
             self._reader.close()
+        for task in list(self._revalidating):
+            task.cancel()
+        if self._revalidator is not None:
+            self._revalidator.close()
         self.notifier.send(STATUS="stopped")
         crawler = self._crawler or self._pending_crawler
         if crawler is not None and crawler.crawling:
@@ -346,7 +397,7 @@ class Daemon:
             log.exception("%s failed", getattr(fn, "__name__", fn))
 
     def _feed(self, nudged: bool = False) -> None:
-        if self.stopping or self._crawler is None or self._crawler.engine is None:
+        if self.stopping or not self._feeding:
             return
         with self._lock:
             room = self.settings.max_inflight - len(self._inflight)
@@ -365,9 +416,7 @@ class Daemon:
             with self._lock:
                 self._inflight[watch.id] = watch
                 self._by_url[watch.url] = watch.id
-            request = self._crawler.spider.request_for(
-                FetchRequest(watch.url, watch.etag, watch.last_modified))
-            self._crawler.engine.crawl(request)
+            self._fetch(FetchRequest(watch.url, watch.etag, watch.last_modified))
         if self._once_queue is not None and not self._once_queue and not busy and not batch:
             self._cycle_done()
 

@@ -247,8 +247,8 @@ def test_run_once_all_checks_everything_and_exits(site, state):
     again = subprocess.run([EXE, "run", "--once", "--json", "--state", str(state), "--rules",
                             str(RULES)], capture_output=True, text=True, timeout=120)
     assert json.loads(again.stdout)["checked"] == 0  # nothing due yet: --once without --all
-    # Every page analysed before: the cycle starts only the forkserver, and the one page that
-    # changed gets its workers from it.
+    # Every page analysed before: the cycle starts no worker until the one page that changed
+    # needs one.
     site.serve("/o3/", page("ridgeline/v3.html"))
     changed = subprocess.run([EXE, "run", "--once", "--all", "--json", "--state", str(state),
                               "--rules", str(RULES)], capture_output=True, text=True, timeout=120)
