@@ -162,8 +162,10 @@ SETTLED = {
 def test_settled_pages_are_what_the_crawl_would_have_given(site):
     for path, (body, headers, chunked) in SETTLED.items():
         site.route(path, body, headers=headers, chunked=chunked)
+    site.route("/same-too", CLINIC)
     requests = [FetchRequest(site.url(p), etag='"v0"') for p in SETTLED]
-    requests.append(FetchRequest(site.url("/same"), etag='"v1"'))
+    requests.append(FetchRequest(site.url("/same-too"), etag='"v1"'))  # its own URL: the
+    # crawl's results are matched to requests by URL
     ours = revalidate(requests)
     theirs = crawl(requests, settings=FAST)
     for request, mine, scrapy_page in zip(requests, ours, theirs, strict=True):
