@@ -151,8 +151,9 @@ class Revalidator:
 
     async def _fetch(self, request: FetchRequest) -> FetchedPage | None:
         parts = urlsplit(request.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-            return None
+        if parts.scheme not in ("http", "https") or not _plain(request.url) \
+                or not parts.hostname or parts.username:
+            return None  # the crawl knows how to escape and encode such URLs
         key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https"
                                                              else 80))
         host = self._hosts.get(key)
@@ -218,20 +219,25 @@ class Revalidator:
 
     async def _request(self, key: tuple[str, str, int], host: _Host, target: str,
                        headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
-        """One exchange, paced and capped per host; a failure marks the host for the crawl."""
-        async with self._slots, host.slots:
+        """One exchange, paced and capped per host; a failure marks the host for the crawl.
+        A request waiting for its host's turn holds none of the overall slots, so one slow
+        host does not hold up the others."""
+        async with host.slots:
             now = time.monotonic()
             wait = host.next_start - now
             host.next_start = max(now, host.next_start) + host.delay
             if wait > 0:
                 await asyncio.sleep(wait)
-            started = time.monotonic()
-            try:
-                result = await asyncio.wait_for(self._exchange(key, host, target, headers),
-                                                self.policy.timeout)
-            except (TimeoutError, OSError, EOFError, h11.ProtocolError) as exc:
-                host.failed_until = time.monotonic() + _HOST_BACKOFF_SECONDS
-                raise _Unsettled(f"{type(exc).__name__}: {exc}") from exc
+            async with self._slots:
+                started = time.monotonic()
+                try:
+                    result = await asyncio.wait_for(self._exchange(key, host, target, headers),
+                                                    self.policy.timeout)
+                except h11.LocalProtocolError as exc:  # our request, e.g. a stored ETag
+                    raise _Unsettled(f"cannot send: {exc}") from exc
+                except (TimeoutError, OSError, EOFError, h11.ProtocolError) as exc:
+                    host.failed_until = time.monotonic() + _HOST_BACKOFF_SECONDS
+                    raise _Unsettled(f"{type(exc).__name__}: {exc}") from exc
             self._adjust_delay(host, time.monotonic() - started, result[0])
             return result
 
@@ -308,6 +314,8 @@ class Revalidator:
             text = value.decode("latin-1")
             response_headers[title] = (f"{response_headers[title]}, {text}"
                                        if title in response_headers else text)
+        if response.status_code != 200:  # a 304 may name an encoding but has no body
+            return response.status_code, response_headers, bytes(body)
         return response.status_code, response_headers, self._decoded(response_headers,
                                                                        bytes(body))
 
@@ -374,6 +382,11 @@ def _html_encoding(content_type: str | None, body: bytes,
             continue
         return resolve_encoding(candidate)
     return None
+
+
+def _plain(url: str) -> bool:
+    """Printable ASCII without spaces: a URL that goes on the request line as it is."""
+    return url.isascii() and url.isprintable() and " " not in url
 
 
 def _proxied() -> bool:

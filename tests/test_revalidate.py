@@ -271,6 +271,47 @@ def test_a_connection_the_server_closed_is_replaced(site):
     assert [p.status for p in got if p] == [304] * 5
 
 
+def test_a_request_it_cannot_send_leaves_the_host_usable(site):
+    site.route("/same-gz", CLINIC, headers=(("Content-Type", "text/html"),
+                                            ("Content-Encoding", "gzip")))
+    requests = [FetchRequest(site.url("/same-gz"), etag='"bad\nvalue"'),  # h11 refuses it
+                FetchRequest(site.url("/caf\u00e9 menu"), etag='"v1"'),  # needs escaping
+                FetchRequest(site.url("/same-gz"), etag='"v1"')]  # a 304 naming an encoding
+
+    async def run() -> list[FetchedPage | None]:
+        revalidator = Revalidator(Policy(autothrottle=False))
+        return [await revalidator.fetch(r) for r in requests]
+
+    got = asyncio.run(run())
+    assert got[:2] == [None, None]
+    assert got[2] is not None and got[2].status == 304
+
+
+def test_a_slow_host_does_not_hold_up_the_others():
+    slow, quick = Site(delay=0.3), Site()
+    try:
+        slow.route("/same", CLINIC)
+        quick.route("/same", CLINIC)
+
+        async def run() -> float:
+            revalidator = Revalidator(Policy(concurrency=2, per_host=1, autothrottle=False,
+                                             obey_robots=False))
+            waiting = [asyncio.ensure_future(revalidator.fetch(
+                FetchRequest(slow.url("/same"), etag='"v1"'))) for _ in range(4)]
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            assert (await revalidator.fetch(FetchRequest(quick.url("/same"), etag='"v1"'))
+                    ).status == 304
+            took = time.monotonic() - started
+            await asyncio.gather(*waiting)
+            return took
+
+        assert asyncio.run(run()) < 0.2
+    finally:
+        slow.close()
+        quick.close()
+
+
 def test_the_policy_is_the_crawls():
     policy = Policy.from_settings({"CONCURRENT_REQUESTS_PER_DOMAIN": 7, "DOWNLOAD_TIMEOUT": 9,
                                    "AUTOTHROTTLE_ENABLED": False, "ROBOTSTXT_OBEY": False})
