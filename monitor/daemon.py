@@ -150,7 +150,6 @@ class Daemon:
 
     def run(self) -> int:
         self._reader = Store.in_dir(self.settings.state_dir)
-        self._pool = self._new_pool()
         if self.settings.once:
             self._once_queue = collections.deque(self._reader.due_watches(
                 time.time(), 10_000_000, everything=self.settings.everything))
@@ -199,10 +198,11 @@ class Daemon:
         them: a daemon, or a cycle with a page never analysed (the forkserver's start-up,
         importing trafilatura and compiling the rules, takes a second or two and overlaps
         the crawl's). A cycle of pages analysed before starts them with its first changed
-        page: most such cycles are all 304s, which then cost no CPU time for analysis."""
+        page: most such cycles are all 304s, which then start no process at all (not even
+        multiprocessing's resource tracker) and cost no CPU time for analysis."""
         queue_ = self._once_queue
         if queue_ is None or any(w.body_sha256 is None for w in queue_):
-            pool = self._pool
+            pool = self._pool = self._new_pool()
             threading.Thread(target=lambda: [pool.submit(workers.ready)
                                              for _ in range(self.tuning.worker_count)],
                              name="claimwatch-warm-up", daemon=True).start()
@@ -676,7 +676,8 @@ class Daemon:
             self._replace_pool(self._pool)
             log.debug("worker pool recycled")
         with self._pool_lock:
-            assert self._pool is not None
+            if self._pool is None:
+                self._pool = self._new_pool()
             self._pool_tasks += 1
             return self._pool
 

@@ -322,21 +322,26 @@ def test_the_policy_is_the_crawls():
 
 # -------------------------------------------------------------------- in the daemon
 
-PROBE = ("import atexit, sys; atexit.register(lambda: print('SCRAPY-LOADED', 'scrapy' in "
-         "sys.modules, file=sys.stderr)); from monitor.cli import main; main()")
+PROBE = ("import atexit, sys; from multiprocessing import resource_tracker as rt; "
+         "atexit.register(lambda: print('SCRAPY-LOADED', 'scrapy' in sys.modules, "
+         "'PROCESSES', rt._resource_tracker._pid is not None, file=sys.stderr)); "
+         "from monitor.cli import main; main()")
 
 
 def run_once(state: Path, *options: str) -> tuple[dict, bool]:
-    """One `run --once --all` cycle: its summary, and whether it imported Scrapy."""
+    """One `run --once --all` cycle: its summary, and whether it imported Scrapy (and, for
+    `processes`, whether it started any process: workers need multiprocessing's tracker)."""
     run = subprocess.run([sys.executable, "-c", PROBE, *options, "run", "--once", "--all",
                           "--json", "--state", str(state), "--rules", str(ROOT / "rules.yaml")],
                          capture_output=True, text=True, timeout=120, env=cli_env(),
                          stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout), "SCRAPY-LOADED True" in run.stderr
+    summary = json.loads(run.stdout)
+    summary["processes"] = "PROCESSES True" in run.stderr
+    return summary, "SCRAPY-LOADED True" in run.stderr
 
 
-def test_a_cycle_of_revalidations_never_starts_scrapy(tmp_path):
+def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_them(tmp_path):
     site = Site(robots=(404, b""))
     try:
         for name in ("a", "b", "c"):
@@ -353,7 +358,11 @@ def test_a_cycle_of_revalidations_never_starts_scrapy(tmp_path):
         summary, scrapy_loaded = run_once(state)
         assert (summary["changed"], summary["unchanged"], summary["errors"]) == (1, 3, 0)
         assert summary["changed_urls"] == [site.url("/moving")]
-        assert not scrapy_loaded
+        assert not scrapy_loaded and summary["processes"]
+
+        summary, scrapy_loaded = run_once(state)  # nothing changed: nothing but this process
+        assert summary["unchanged"] == 4
+        assert not scrapy_loaded and not summary["processes"]
 
         site.route("/moving", b"", status=503)  # a failure: the crawl retries and reports it
         summary, scrapy_loaded = run_once(state)
