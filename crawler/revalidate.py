@@ -14,6 +14,7 @@ per host are capped, and AutoThrottle's delay rule paces each host.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import ssl
@@ -30,6 +31,7 @@ import h11
 from crawler.defaults import PLAIN, USER_AGENT
 from crawler.items import FetchedPage, FetchRequest
 
+log = logging.getLogger("claimwatch.revalidate")
 # Scrapy's DEFAULT_REQUEST_HEADERS, and only the encodings decoded here.
 _HEADERS = [("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
             ("Accept-Language", "en"), ("Accept-Encoding", "gzip, deflate")]
@@ -84,7 +86,7 @@ class Policy:
 
 
 class _Unsettled(Exception):
-    """This exchange is for the Scrapy crawl to make (the reason is only logged)."""
+    """This exchange is for the Scrapy crawl to make (the reason is logged at debug level)."""
 
 
 @dataclass
@@ -134,7 +136,8 @@ class Revalidator:
         if self.enabled and (request.etag or request.last_modified):
             try:
                 page = await self._fetch(request)
-            except _Unsettled:
+            except _Unsettled as exc:
+                log.debug("%s: to the crawl (%s)", request.url, exc)
                 page = None
         if page is None:
             self.handed_on += 1
@@ -237,6 +240,8 @@ class Revalidator:
                     raise _Unsettled(f"cannot send: {exc}") from exc
                 except (TimeoutError, OSError, EOFError, h11.ProtocolError) as exc:
                     host.failed_until = time.monotonic() + _HOST_BACKOFF_SECONDS
+                    log.debug("%s://%s:%d failed (%s: %s): its pages go to the crawl for %ds",
+                              *key, type(exc).__name__, exc, _HOST_BACKOFF_SECONDS)
                     raise _Unsettled(f"{type(exc).__name__}: {exc}") from exc
             self._adjust_delay(host, time.monotonic() - started, result[0])
             return result

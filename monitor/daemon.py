@@ -336,6 +336,8 @@ class Daemon:
             task.cancel()
         if self._revalidator is not None:
             self._revalidator.close()
+            log.info("revalidation: %d page(s) settled, %d handed on to the crawl",
+                     self._revalidator.settled, self._revalidator.handed_on)
         self.notifier.send(STATUS="stopped")
         crawler = self._crawler or self._pending_crawler
         if crawler is not None and crawler.crawling:
