@@ -213,7 +213,10 @@ class Daemon:
         if self.tuning.revalidate:
             from crawler.revalidate import Policy, Revalidator
 
-            self._revalidator = Revalidator(Policy.from_settings(self._crawl_settings()))
+            try:
+                self._revalidator = Revalidator(Policy.from_settings(self._crawl_settings()))
+            except Exception:  # noqa: BLE001 - every page then goes through the crawl
+                log.exception("revalidation path unavailable; every page goes to the crawl")
         self._feeding = True
         self.notifier.send(READY=1, STATUS="started")
         log.info("claimwatch running (pid %d, rules %s)", os.getpid(), self.ruleset.digest)
