@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import re
 import ssl
 import time
-import urllib.request
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,9 +121,9 @@ class Revalidator:
         self.policy = policy
         self._hosts: dict[tuple[str, str, int], _Host] = {}
         self._slots = asyncio.Semaphore(policy.concurrency)
-        self._tls = ssl.create_default_context()
         # As Scrapy's default context factory: pages are read, not trusted, and a clinic's
-        # expired certificate must not hide its claims.
+        # expired certificate must not hide its claims (so no CA store is loaded either).
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._tls.check_hostname = False
         self._tls.verify_mode = ssl.CERT_NONE
         self.enabled = not _proxied()
@@ -395,6 +395,7 @@ def _plain(url: str) -> bool:
 
 
 def _proxied() -> bool:
-    """Whether the environment sets a proxy (the crawl's proxy middleware obeys it; this path
-    does not implement proxies, so it steps aside)."""
-    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
+    """Whether the environment sets a proxy, as urllib reads it for the crawl's proxy
+    middleware (this path does not implement proxies, so it steps aside)."""
+    return any(value and name.lower() in ("http_proxy", "https_proxy", "all_proxy")
+               for name, value in os.environ.items())

@@ -217,6 +217,9 @@ class Daemon:
                 self._revalidator = Revalidator(Policy.from_settings(self._crawl_settings()))
             except Exception:  # noqa: BLE001 - every page then goes through the crawl
                 log.exception("revalidation path unavailable; every page goes to the crawl")
+        # Modules, rules and reactor are loaded for good: full collections stop scanning
+        # them (they cost a tenth of a second a cycle); the crawler's objects join them below.
+        gc.freeze()
         self._feeding = True
         self.notifier.send(READY=1, STATUS="started")
         log.info("claimwatch running (pid %d, rules %s)", os.getpid(), self.ruleset.digest)
@@ -280,9 +283,7 @@ class Daemon:
 
         runner = make_runner(self._crawl_settings(), self._on_page)
         crawler = runner.create_crawler(WatchSpider)
-        # Modules, rules and crawler are loaded for good: full collections stop scanning them
-        # (they cost a tenth of a second a cycle).
-        gc.freeze()
+        gc.freeze()  # Scrapy and the crawler are loaded for good too
         crawler.signals.connect(self._spider_opened, signal=signals.spider_opened, weak=False)
         deferred = runner.crawl(crawler, keep_open=True)
         deferred.addErrback(lambda failure: log.error("crawler stopped: %s",

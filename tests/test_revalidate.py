@@ -312,6 +312,15 @@ def test_a_slow_host_does_not_hold_up_the_others():
         quick.close()
 
 
+def test_a_proxy_in_the_environment_leaves_every_page_to_the_crawl(site, monkeypatch):
+    site.route("/same", CLINIC)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert revalidate([FetchRequest(site.url("/same"), etag='"v1"')]) == [None]
+    assert site.hits == {}
+    monkeypatch.setenv("HTTPS_PROXY", "")
+    assert revalidate([FetchRequest(site.url("/same"), etag='"v1"')])[0].status == 304
+
+
 def test_the_policy_is_the_crawls():
     policy = Policy.from_settings({"CONCURRENT_REQUESTS_PER_DOMAIN": 7, "DOWNLOAD_TIMEOUT": 9,
                                    "AUTOTHROTTLE_ENABLED": False, "ROBOTSTXT_OBEY": False})
@@ -322,9 +331,10 @@ def test_the_policy_is_the_crawls():
 
 # -------------------------------------------------------------------- in the daemon
 
-PROBE = ("import atexit, sys; from multiprocessing import resource_tracker as rt; "
+PROBE = ("import atexit, gc, sys; from multiprocessing import resource_tracker as rt; "
          "atexit.register(lambda: print('SCRAPY-LOADED', 'scrapy' in sys.modules, "
-         "'PROCESSES', rt._resource_tracker._pid is not None, file=sys.stderr)); "
+         "'PROCESSES', rt._resource_tracker._pid is not None, "
+         "'FROZEN', gc.get_freeze_count() > 0, file=sys.stderr)); "
          "from monitor.cli import main; main()")
 
 
@@ -338,6 +348,7 @@ def run_once(state: Path, *options: str) -> tuple[dict, bool]:
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     summary["processes"] = "PROCESSES True" in run.stderr
+    summary["frozen"] = "FROZEN True" in run.stderr
     return summary, "SCRAPY-LOADED True" in run.stderr
 
 
@@ -363,6 +374,7 @@ def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_the
         summary, scrapy_loaded = run_once(state)  # nothing changed: nothing but this process
         assert summary["unchanged"] == 4
         assert not scrapy_loaded and not summary["processes"]
+        assert summary["frozen"]  # the start-up heap is out of the collector's way
 
         site.route("/moving", b"", status=503)  # a failure: the crawl retries and reports it
         summary, scrapy_loaded = run_once(state)
