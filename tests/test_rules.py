@@ -227,10 +227,11 @@ def test_five_megabytes_of_adversarial_text_finish(ruleset):
 
 def test_a_claim_in_a_page_without_sentence_ends_is_reported_small(ruleset):
     """Text, context and fingerprint of a finding stay bounded on a page of one endless
-    "sentence": no megabytes copied into the database and every alert."""
+    "sentence": no megabytes copied into the database and every alert. Untimed: this is
+    about sizes, and on a slow machine the 1.5 s page allowance can run out on 2 MB."""
     filler = "lorem ipsum dolor sit amet " * 40_000
     page = filler + "Ketamine is FDA-approved for alcohol addiction " + filler
-    found = [f for f in ruleset.evaluate(document_from_text(page)).findings
+    found = [f for f in ruleset.evaluate(document_from_text(page), timed=False).findings
              if f.category == "regulatory-misstatement"]
     assert found, "the claim must still be found"
     assert all(len(f.text) <= MAX_SENTENCE and len(f.context) <= 5100 for f in found)
