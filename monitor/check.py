@@ -2,14 +2,14 @@
 
 Every check takes this path, whether a reviewer asked for it (`claimwatch check URL`) or the
 daemon's schedule did. It is split in two so the CPU-heavy half can run in worker processes:
-`analyse()` extracts and evaluates a page without touching the database; `process()` compares
+`analyse()` (monitor.analysis) extracts and evaluates a page without touching the database;
+`process()` compares
 with the last good snapshot and records everything for the page in one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,29 +17,15 @@ from typing import Any
 
 from crawler.items import FetchedPage
 from monitor.alerts import Plan, reconcile
+from monitor.analysis import Analysis, analyse, document_digest
 from monitor.diff import Changes, diff_texts
-from monitor.extract import Document, extract
+from monitor.extract import Document
 from monitor.outbox import QueuePolicy, queue_for_check
 from monitor.rules import Evaluation, Finding, Ruleset
-from monitor.store import Store, StoredFinding, Watch, pack_body, pack_document
-from monitor.suspect import intrinsic_reason, relative_reason
-from monitor.text import digest
+from monitor.store import Store, StoredFinding, Watch
+from monitor.suspect import relative_reason
 
 STATUSES = ("first", "changed", "unchanged", "suspect", "error")
-
-
-@dataclass
-class Analysis:
-    """What a page says and what the rules make of it; computed without the database."""
-
-    body_sha256: str
-    document: Document | None = None
-    doc_sha256: str | None = None
-    evaluation: Evaluation | None = None
-    suspect: str | None = None
-    rules_digest: str | None = None
-    packed_document: bytes | None = None  # store.pack_document(document), made in the worker
-    packed_body: bytes | None = None  # store.pack_body(page body), likewise
 
 
 @dataclass
@@ -92,24 +78,6 @@ class CheckResult:
             "checked_at": self.checked_at, "snapshot_id": self.snapshot_id,
             "findings": [f.to_json() for f in self.findings],
         }
-
-
-def document_digest(doc: Document) -> str:
-    """Hash of what a page says (paragraph texts, kinds and links), not of its markup."""
-    canonical = json.dumps([[p.kind, p.text, list(p.links)] for p in doc.paragraphs],
-                           ensure_ascii=False, separators=(",", ":"))
-    return digest(canonical)
-
-
-def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
-    """Extract a fetched page and run the rules over it, unless it is suspect."""
-    body_sha = hashlib.sha256(page.body).hexdigest()
-    doc = extract(page.text(), page.final_url or page.url)
-    reason = intrinsic_reason(doc)
-    if reason:
-        return Analysis(body_sha, doc, document_digest(doc), None, reason, ruleset.digest)
-    return Analysis(body_sha, doc, document_digest(doc), ruleset.evaluate(doc), None,
-                    ruleset.digest, pack_document(doc), pack_body(page.body))
 
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
+from monitor.analysis import pack_body, pack_document
 from monitor.errors import StoreError
 from monitor.extract import Document
 
@@ -332,17 +333,6 @@ class ListedFinding:
     url: str
     title: str
     muted: bool
-
-
-def pack_document(document: Document) -> bytes:
-    """An extracted document as a snapshot stores it (compressed JSON). Workers call this
-    too, so the writer thread does not have to."""
-    return zlib.compress(json.dumps(document.to_dict(), ensure_ascii=False).encode(), 6)
-
-
-def pack_body(body: bytes) -> bytes:
-    """A raw page as its evidence stores it (compressed)."""
-    return zlib.compress(body, 6)
 
 
 # -------------------------------------------------------------------------------- store

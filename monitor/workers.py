@@ -18,7 +18,7 @@ import time
 import zlib
 
 from crawler.items import FetchedPage
-from monitor.check import Analysis, analyse
+from monitor.analysis import Analysis, analyse
 from monitor.rules import Ruleset, parse_rules
 
 # The rules to compile in the forkserver, set by the daemon before it starts one.
