@@ -194,18 +194,23 @@ class Daemon:
         return self.exit_code
 
     def _start_analysis(self) -> None:
-        """Start the workers now, before Scrapy is imported, when pages are sure to need
-        them: a daemon, or a cycle with a page never analysed (the forkserver's start-up,
-        importing trafilatura and compiling the rules, takes a second or two and overlaps
-        the crawl's). A cycle of pages analysed before starts them with its first changed
-        page: most such cycles are all 304s, which then start no process at all (not even
-        multiprocessing's resource tracker) and cost no CPU time for analysis."""
+        """Start analysis ahead of the pages, so that its start-up (the forkserver importing
+        trafilatura and compiling the rules, about a second of CPU) overlaps this process's
+        and the first fetches instead of holding up the first changed page: the workers too
+        in a daemon or a cycle with a page never analysed, only the forkserver in a cycle of
+        pages analysed before (they fork from it with the first changed page, in
+        milliseconds; a cycle of 304s starts none)."""
         queue_ = self._once_queue
         if queue_ is None or any(w.body_sha256 is None for w in queue_):
             pool = self._pool = self._new_pool()
             threading.Thread(target=lambda: [pool.submit(workers.ready)
                                              for _ in range(self.tuning.worker_count)],
                              name="claimwatch-warm-up", daemon=True).start()
+        elif queue_:
+            from multiprocessing import forkserver
+
+            self._prepare_forkserver()
+            forkserver.ensure_running()
 
     def _begin(self) -> None:
         """The reactor runs: feeding starts. Scrapy starts with the first page that needs
@@ -696,11 +701,16 @@ class Daemon:
             self._pool = self._new_pool()
         old.shutdown(wait=False, cancel_futures=cancel)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _prepare_forkserver(self) -> multiprocessing.context.BaseContext:
+        """The forkserver context, set to preload what the workers need and compile the
+        rules once (read when the forkserver starts, see workers._preload())."""
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
-        # Read by the forkserver when it starts (the first pool's), see workers._preload().
         workers.set_preload(self.rules_text, str(self.settings.rules_path))
+        return context
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = self._prepare_forkserver()
         self._pool_tasks = 0
         return ProcessPoolExecutor(
             max_workers=self.tuning.worker_count, mp_context=context, initializer=workers.init,

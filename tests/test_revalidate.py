@@ -331,23 +331,24 @@ def test_the_policy_is_the_crawls():
 
 # -------------------------------------------------------------------- in the daemon
 
-PROBE = ("import atexit, gc, sys; from multiprocessing import resource_tracker as rt; "
+PROBE = ("import atexit, gc, sys; from concurrent.futures import ProcessPoolExecutor as P; "
+         "tasks = []; submit = P.submit; "
+         "P.submit = lambda self, fn, *a, **k: tasks.append(fn) or submit(self, fn, *a, **k); "
          "atexit.register(lambda: print('SCRAPY-LOADED', 'scrapy' in sys.modules, "
-         "'PROCESSES', rt._resource_tracker._pid is not None, "
-         "'FROZEN', gc.get_freeze_count() > 0, file=sys.stderr)); "
+         "'WORKERS', bool(tasks), 'FROZEN', gc.get_freeze_count() > 0, file=sys.stderr)); "
          "from monitor.cli import main; main()")
 
 
 def run_once(state: Path, *options: str) -> tuple[dict, bool]:
     """One `run --once --all` cycle: its summary, and whether it imported Scrapy (and, for
-    `processes`, whether it started any process: workers need multiprocessing's tracker)."""
+    `workers`, whether it gave the worker pool any task, which starts the workers)."""
     run = subprocess.run([sys.executable, "-c", PROBE, *options, "run", "--once", "--all",
                           "--json", "--state", str(state), "--rules", str(ROOT / "rules.yaml")],
                          capture_output=True, text=True, timeout=120, env=cli_env(),
                          stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
-    summary["processes"] = "PROCESSES True" in run.stderr
+    summary["workers"] = "WORKERS True" in run.stderr
     summary["frozen"] = "FROZEN True" in run.stderr
     return summary, "SCRAPY-LOADED True" in run.stderr
 
@@ -369,11 +370,11 @@ def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_the
         summary, scrapy_loaded = run_once(state)
         assert (summary["changed"], summary["unchanged"], summary["errors"]) == (1, 3, 0)
         assert summary["changed_urls"] == [site.url("/moving")]
-        assert not scrapy_loaded and summary["processes"]
+        assert not scrapy_loaded and summary["workers"]
 
-        summary, scrapy_loaded = run_once(state)  # nothing changed: nothing but this process
+        summary, scrapy_loaded = run_once(state)  # nothing changed: no crawl, no worker
         assert summary["unchanged"] == 4
-        assert not scrapy_loaded and not summary["processes"]
+        assert not scrapy_loaded and not summary["workers"]
         assert summary["frozen"]  # the start-up heap is out of the collector's way
 
         site.route("/moving", b"", status=503)  # a failure: the crawl retries and reports it
