@@ -3,8 +3,8 @@
 Every check takes this path, whether a reviewer asked for it (`claimwatch check URL`) or the
 daemon's schedule did. It is split in two so the CPU-heavy half can run in worker processes:
 `analyse()` (monitor.analysis) extracts and evaluates a page without touching the database;
-`process()` compares
-with the last good snapshot and records everything for the page in one transaction.
+`process()` compares with the last good snapshot and records everything for the page in one
+transaction.
 """
 
 from __future__ import annotations

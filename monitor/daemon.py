@@ -210,7 +210,10 @@ class Daemon:
             from multiprocessing import forkserver
 
             self._prepare_forkserver()
-            forkserver.ensure_running()
+            try:
+                forkserver.ensure_running()
+            except Exception:  # noqa: BLE001 - the first changed page tries again (see _submit)
+                log.exception("cannot start the workers' forkserver")
 
     def _begin(self) -> None:
         """The reactor runs: feeding starts. Scrapy starts with the first page that needs
@@ -706,7 +709,8 @@ class Daemon:
         rules once (read when the forkserver starts, see workers._preload())."""
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
-        workers.set_preload(self.rules_text, str(self.settings.rules_path))
+        workers.set_preload(self.rules_text, str(self.settings.rules_path),
+                            str(self.settings.state_dir))
         return context
 
     def _new_pool(self) -> ProcessPoolExecutor:

@@ -16,8 +16,10 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 
 from crawler.items import FetchedPage
+from monitor import patterncache
 from monitor.analysis import Analysis, analyse
 from monitor.rules import Ruleset, parse_rules
 
@@ -29,10 +31,11 @@ _ruleset: Ruleset | None = None
 _preloaded: tuple[str, Ruleset] | None = None  # (rules text, its compiled ruleset)
 
 
-def set_preload(rules_text: str, rules_path: str) -> None:
+def set_preload(rules_text: str, rules_path: str, cache_dir: str | None = None) -> None:
     """Make the forkserver this process starts next compile these rules before it forks any
-    worker (not if they are too large to pass through the environment)."""
-    payload = json.dumps([os.getpid(), rules_text, rules_path]).encode()
+    worker (not if they are too large to pass through the environment), with the compiled
+    patterns cached in `cache_dir` (see monitor.patterncache)."""
+    payload = json.dumps([os.getpid(), rules_text, rules_path, cache_dir]).encode()
     packed = base64.b64encode(zlib.compress(payload)).decode()
     if len(packed) <= _MAX_ENV_BYTES:
         os.environ[PRELOAD_ENV] = packed
@@ -50,11 +53,14 @@ def _preload() -> None:
     if not packed or "multiprocessing.forkserver" not in sys.modules:
         return
     try:
-        pid, text, path = json.loads(zlib.decompress(base64.b64decode(packed)))
+        pid, text, path, cache_dir = json.loads(zlib.decompress(base64.b64decode(packed)))
         if pid != os.getppid():
             return
         ruleset = parse_rules(text, path, trusted=True)
+        cached = cache_dir is not None and patterncache.load(Path(cache_dir), ruleset.patterns)
         ruleset.compile_all()
+        if cache_dir is not None and not cached:
+            patterncache.save(Path(cache_dir), ruleset.patterns)
     except Exception:  # noqa: BLE001 - workers then compile on first use, as without it
         return
     _preloaded = (text, ruleset)

@@ -365,12 +365,15 @@ def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_the
                        check=True, capture_output=True, env=cli_env())
         summary, scrapy_loaded = run_once(state)
         assert summary["first"] == 4 and scrapy_loaded  # first fetches: the crawl
+        (compiled,) = state.glob("patterns-*.pickle")  # the forkserver's compiled rules
+        written = compiled.stat().st_mtime_ns
 
         site.route("/moving", page("ridgeline/v3.html"))  # a 200 the revalidation settles
         summary, scrapy_loaded = run_once(state)
         assert (summary["changed"], summary["unchanged"], summary["errors"]) == (1, 3, 0)
         assert summary["changed_urls"] == [site.url("/moving")]
         assert not scrapy_loaded and summary["workers"]
+        assert compiled.stat().st_mtime_ns == written  # read back, not compiled and rewritten
 
         summary, scrapy_loaded = run_once(state)  # nothing changed: no crawl, no worker
         assert summary["unchanged"] == 4
