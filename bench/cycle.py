@@ -522,27 +522,35 @@ def claimwatch_command(given: str | None) -> list[str]:
 
 # ----------------------------------------------------------------------------- sequences
 
-def run_tool(tool: Tool, site: Site, pages: Path, work: Path, n: int, seed: int,
-             quiet_wait: float = 0.0) -> dict[str, Cycle]:
-    """Cold, unchanged and 10%-changed cycles of one tool; the pages end as they began."""
+def run_round(tools: list[Tool], site: Site, pages: Path, work: Path, n: int, seed: int,
+              quiet_wait: float = 0.0) -> dict[str, dict[str, Cycle]]:
+    """One round: every tool's cold cycle, then every tool's unchanged cycle, then every
+    tool's changed cycle on the same mutated pages (the pages end as they began). Each kind
+    is timed for all tools within a minute or so, so that this machine's speed, which drifts
+    by a third over minutes, moves the ratios between tools less than timing one tool's
+    three cycles after another's did."""
     names = (pages / "index.txt").read_text().split()
-    work.mkdir(parents=True, exist_ok=True)
-    tool.fresh(work, [site.url(x) for x in names])
-    out: dict[str, Cycle] = {}
+    for tool in tools:
+        slug = re.sub(r"[^a-z0-9]+", "-", tool.name.lower()).strip("-")
+        (work / slug).mkdir(parents=True, exist_ok=True)
+        tool.fresh(work / slug, [site.url(x) for x in names])
+    out: dict[str, dict[str, Cycle]] = {tool.name: {} for tool in tools}
     for kind in KINDS:
         expected: set[str] = set()
         if kind == "changed":
             expected = {site.url(x) for x in make_pages(pages, n, seed, MUTATE_FRACTION)}
-        busy = wait_for_quiet(quiet_wait) if quiet_wait else None
-        site.stats(reset=True)
-        log(f"{tool.name}: {kind} cycle" + (f" (machine {100 * busy:.0f}% busy before)"
-                                            if busy is not None else ""))
-        m, reported, changed, exact = tool.cycle(kind, expected)
-        out[kind] = Cycle(kind, m, site.stats(reset=True), reported, changed, exact)
-        log(f"  {m.wall:.2f}s wall, {m.cpu:.2f}s CPU, {m.peak_rss_kb / 1024:.0f} MB tree RSS, "
-            f"changed {changed}{'' if exact is None else f', exact={exact}'}; others used "
-            f"{m.others_cpu:.1f} CPU-s meanwhile")
-    make_pages(pages, n, seed)  # back to the base pages for the next tool
+        for tool in tools:
+            busy = wait_for_quiet(quiet_wait) if quiet_wait else None
+            site.stats(reset=True)
+            log(f"{tool.name}: {kind} cycle" + (f" (machine {100 * busy:.0f}% busy before)"
+                                                if busy is not None else ""))
+            m, reported, changed, exact = tool.cycle(kind, expected)
+            out[tool.name][kind] = Cycle(kind, m, site.stats(reset=True), reported, changed,
+                                         exact)
+            log(f"  {m.wall:.2f}s wall, {m.cpu:.2f}s CPU, {m.peak_rss_kb / 1024:.0f} MB tree "
+                f"RSS, changed {changed}{'' if exact is None else f', exact={exact}'}; others "
+                f"used {m.others_cpu:.1f} CPU-s meanwhile")
+    make_pages(pages, n, seed)  # back to the base pages for the next round
     return out
 
 
@@ -606,12 +614,11 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
             tools.append(Urlwatch())
         runs: dict[str, list[dict[str, Cycle]]] = {}
         for rep in range(a.repeat):
-            for tool in tools:
-                key = tool.name
-                slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
-                runs.setdefault(key, []).append(
-                    run_tool(tool, site, pages, work / f"{slug}-{rep}", a.n, a.seed,
-                             a.quiet_wait))
+            # Tools take turns first, so none is always timed last in its kind.
+            order = tools[rep % len(tools):] + tools[:rep % len(tools)]
+            for name, cycles in run_round(order, site, pages, work / f"round-{rep}", a.n,
+                                          a.seed, a.quiet_wait).items():
+                runs.setdefault(name, []).append(cycles)
     finally:
         site.close()
     best = {tool: {k: median_cycle([r[k] for r in rs]) for k in KINDS}
@@ -647,8 +654,23 @@ def mode_cycles(a: argparse.Namespace, work: Path) -> dict[str, Any]:
         "results": {t: {k: c.summary() for k, c in cs.items()} for t, cs in best.items()},
         "all_runs": {t: [{k: c.measured.wall for k, c in r.items()} for r in rs]
                      for t, rs in runs.items()},
-        "ratios": ratios, "targets": targets,
+        "ratios": ratios, "round_ratios": round_ratios(runs), "targets": targets,
     }
+
+
+def round_ratios(runs: dict[str, list[dict[str, Cycle]]]) -> list[dict[str, float | None]]:
+    """The ratios within each round, whose cycles of one kind ran back to back."""
+    cw = next(t for t in runs if t.startswith("claimwatch"))
+    uw, f2 = runs.get("urlwatch, html2text"), runs["floor, 2 processes"]
+
+    def wall(cycles: list[dict[str, Cycle]] | None, i: int, kind: str) -> float | None:
+        return cycles[i][kind].measured.wall if cycles else None
+
+    return [{"cold_vs_floor2": ratio(wall(runs[cw], i, "cold"), wall(f2, i, "cold")),
+             "unchanged_vs_urlwatch": ratio(wall(runs[cw], i, "unchanged"),
+                                            wall(uw, i, "unchanged")),
+             "changed_vs_urlwatch": ratio(wall(runs[cw], i, "changed"), wall(uw, i, "changed"))}
+            for i in range(len(runs[cw]))]
 
 
 def mode_scale(a: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -922,6 +944,8 @@ def print_report(r: dict[str, Any]) -> None:
             p(f"cycle {c['cycle']:2d} {c['kind']:9} {c['tree_rss_kb'] / 1024:7.1f} MB  "
               f"{c['seconds']}s")
     p("\nratios: " + ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in r["ratios"].items()))
+    for i, rr in enumerate(r.get("round_ratios", [])):
+        p(f"  round {i + 1}: " + ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in rr.items()))
     for t in r["targets"]:
         verdict = "SKIP" if t["pass"] is None else "PASS" if t["pass"] else "FAIL"
         p(f"  [{verdict}] {t['target']}: {fmt(t['value'], '.2f')} "
