@@ -195,11 +195,11 @@ class Daemon:
 
     def _start_analysis(self) -> None:
         """Start analysis ahead of the pages, so that its start-up (the forkserver importing
-        trafilatura and compiling the rules, about a second of CPU) overlaps this process's
-        and the first fetches instead of holding up the first changed page: the workers too
-        in a daemon or a cycle with a page never analysed, only the forkserver in a cycle of
-        pages analysed before (they fork from it with the first changed page, in
-        milliseconds; a cycle of 304s starts none)."""
+        trafilatura and readying the rules, half a second of CPU with the patterns cached,
+        more without) overlaps this process's and the first fetches instead of holding up
+        the first changed page: the workers too in a daemon or a cycle with a page never
+        analysed, only the forkserver in a cycle of pages analysed before (they fork from
+        it with the first changed page, in milliseconds; a cycle of 304s starts none)."""
         queue_ = self._once_queue
         if queue_ is None or any(w.body_sha256 is None for w in queue_):
             pool = self._pool = self._new_pool()
