@@ -81,6 +81,11 @@ class Settings:
         ruleset = load_rules(self.rules_path(given), known_good=known)
         if ruleset.fully_validated and ruleset.validation_key not in known:
             store.set_meta(RULES_VALIDATED, json.dumps([ruleset.validation_key, *known][:8]))
+        elif not ruleset.fully_validated:
+            from monitor import patterncache
+
+            # Compiled by the daemon's forkserver before: a check then compiles nothing.
+            patterncache.load(store.path.parent, ruleset.patterns)
         return ruleset
 
 

@@ -83,3 +83,21 @@ def test_an_unwritable_directory_only_means_compiling(tmp_path: Path):
     rules = trusted_rules()
     patterncache.save(tmp_path / "missing", rules.patterns)  # no error
     assert not patterncache.load(tmp_path / "missing", rules.patterns)
+
+
+def test_a_check_takes_the_patterns_the_daemon_compiled(tmp_path: Path, monkeypatch):
+    from monitor.cli import Settings
+    from monitor.store import Store
+
+    monkeypatch.delenv("CLAIMWATCH_CONFIG", raising=False)
+    settings = Settings(None)
+    with Store.in_dir(tmp_path) as store:
+        settings.rules(str(RULES), store)  # validated in full once, then known good
+        plain = settings.rules(str(RULES), store)
+        assert not plain.fully_validated
+        assert any(p._compiled is None for p in plain.patterns)  # compiled on first use
+        compiled = trusted_rules()
+        compiled.compile_all()
+        patterncache.save(tmp_path, compiled.patterns)  # as the forkserver does
+        cached = settings.rules(str(RULES), store)
+        assert all(p._compiled is not None for p in cached.patterns)
