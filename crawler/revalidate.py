@@ -1,14 +1,15 @@
-"""Conditional GETs of pages fetched before, on the reactor's asyncio loop, without Scrapy.
+"""GETs on the reactor's asyncio loop, without Scrapy: conditional for pages fetched before.
 
 Most checks of a monitor end in 304 Not Modified. Through Scrapy's request machinery one costs
 2-3 ms of CPU time and a cycle first pays a second of Scrapy's start-up; here it costs about
-0.3 ms, and a cycle in which nothing changed never imports Scrapy. Only the plain outcomes are
-settled here: a 304, or a 200 HTML page with a body this module can read exactly as Scrapy
-would. Everything else (a redirect, an HTTP error, a timeout, a robots.txt that is not a plain
-200 or 4xx, an encoding that would need guessing, a meta refresh, a size over the limit) comes
-back as None, and the caller hands the URL to the Scrapy crawl, which retries, follows and
-describes it. The crawl's politeness holds here too: robots.txt is obeyed, requests in flight
-per host are capped, and AutoThrottle's delay rule paces each host.
+0.3 ms, and a cycle in which nothing changed never imports Scrapy (nor does a first cycle of
+plain pages). Only the plain outcomes are settled here: a 304 to a conditional request, or a
+200 HTML page with a body this module can read exactly as Scrapy would. Everything else (a
+redirect, an HTTP error, a timeout, a robots.txt that is not a plain 200 or 4xx, an encoding
+that would need guessing, a meta refresh, a size over the limit) comes back as None, and the
+caller hands the URL to the Scrapy crawl, which retries, follows and describes it. The
+crawl's politeness holds here too: robots.txt is obeyed, requests in flight per host are
+capped, and AutoThrottle's delay rule paces each host.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class _Host:
 
 
 class Revalidator:
-    """Settles conditional GETs it can; see the module docstring. One per asyncio loop."""
+    """Settles the GETs it can; see the module docstring. One per asyncio loop."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -133,7 +134,7 @@ class Revalidator:
     async def fetch(self, request: FetchRequest) -> FetchedPage | None:
         """The page, if this path can settle the request; None: fetch it with the crawl."""
         page = None
-        if self.enabled and (request.etag or request.last_modified):
+        if self.enabled:
             try:
                 page = await self._fetch(request)
             except _Unsettled as exc:
@@ -182,7 +183,8 @@ class Revalidator:
                            fetched_at=fetched_at, elapsed=time.monotonic() - started,
                            final_url=request.url)
         if status == 304:
-            return page
+            # Not modified since when? Only an answer to a conditional request.
+            return page if request.etag or request.last_modified else None
         if status != 200:
             return None
         encoding = _html_encoding(page.header("Content-Type"), body,

@@ -243,8 +243,8 @@ class Daemon:
         }
 
     def _fetch(self, request: FetchRequest) -> None:
-        """Fetch on the revalidation path when it may settle the request, else crawl."""
-        if self._revalidator is not None and (request.etag or request.last_modified):
+        """Fetch on the revalidation path, which hands to the crawl what it cannot settle."""
+        if self._revalidator is not None:
             # Twisted's asyncio reactor runs this loop; its tasks run on the reactor thread.
             task = self._reactor._asyncioEventloop.create_task(self._revalidate(request))
             self._revalidating.add(task)

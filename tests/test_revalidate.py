@@ -173,6 +173,12 @@ def test_settled_pages_are_what_the_crawl_would_have_given(site):
         assert comparable(mine) == comparable(scrapy_page), request.url
     assert [p.status for p in ours[-2:]] == [200, 304]
     assert "\u00e9" in ours[1].text() and ours[2].encoding == "cp1252"
+    # First fetches (no validators) too: the same pages as the crawl's.
+    first = [FetchRequest(site.url(p)) for p in SETTLED]
+    for request, mine, scrapy_page in zip(first, revalidate(first), crawl(first, settings=FAST),
+                                          strict=True):
+        assert mine is not None and mine.status == 200, request.url
+        assert comparable(mine) == comparable(scrapy_page), request.url
 
 
 HANDED_ON = {
@@ -203,10 +209,12 @@ def test_anything_but_a_plain_answer_is_handed_to_the_crawl(site):
     assert site.hits["/robots.txt"] == 1  # once per host, though asked concurrently
 
 
-def test_a_request_without_validators_is_left_to_the_crawl(site):
+def test_a_first_fetch_is_a_plain_get_and_a_304_to_it_goes_to_the_crawl(site):
     site.route("/page", CLINIC)
-    assert revalidate([FetchRequest(site.url("/page"))]) == [None]
-    assert site.hits == {}
+    site.route("/odd", b"", status=304)  # a 304 to an unconditional GET: not modified since?
+    first, odd = revalidate([FetchRequest(site.url("/page")), FetchRequest(site.url("/odd"))])
+    assert first is not None and first.status == 200 and first.body == CLINIC
+    assert odd is None
 
 
 @pytest.mark.parametrize("robots", [(500, b"down"), (301, b"")])
@@ -364,7 +372,7 @@ def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_the
         subprocess.run(claimwatch_command("watch", "add", *urls, "--state", str(state)),
                        check=True, capture_output=True, env=cli_env())
         summary, scrapy_loaded = run_once(state)
-        assert summary["first"] == 4 and scrapy_loaded  # first fetches: the crawl
+        assert summary["first"] == 4 and not scrapy_loaded  # plain pages: no crawl needed
         (compiled,) = state.glob("patterns-*.pickle")  # the forkserver's compiled rules
         written = compiled.stat().st_mtime_ns
 
