@@ -3,8 +3,8 @@
 One process, one Twisted reactor, one continuous crawl for the whole life of the process:
 
   reactor thread   feeds due watches (at most `max_inflight` at a time) to the revalidation path
-                   (`crawler.revalidate`, for pages fetched before) or to the spider (the rest,
-                   and whatever revalidation hands on; Scrapy starts with the first such page),
+                   (`crawler.revalidate`, plain and conditional GETs), which hands what it
+                   cannot settle to the spider (Scrapy starts with the first such page),
                    receives every FetchedPage, pings systemd (READY, STATUS, WATCHDOG), takes
                    signals;
   worker processes extract and evaluate changed pages (CPU-bound; recycled to keep memory flat);
