@@ -70,9 +70,11 @@ class Settings:
         configured = self.config().rules
         return resolve_rules_path(given or (str(configured) if configured else None))
 
-    def rules(self, given: str | None, store: Any = None) -> Any:
+    def rules(self, given: str | None, store: Any = None, *, evaluating: bool = False) -> Any:
         """The validated rules (`rules_path`); RulesInvalid, exit 2, if they are not. With a
-        store, a file this engine already validated in full is not validated again."""
+        store, a file this engine already validated in full is not validated again, and a
+        command `evaluating` pages in this process takes the patterns the daemon's
+        forkserver compiled (monitor.patterncache) instead of compiling them again."""
         from monitor.rules import load_rules
 
         if store is None:
@@ -81,10 +83,9 @@ class Settings:
         ruleset = load_rules(self.rules_path(given), known_good=known)
         if ruleset.fully_validated and ruleset.validation_key not in known:
             store.set_meta(RULES_VALIDATED, json.dumps([ruleset.validation_key, *known][:8]))
-        elif not ruleset.fully_validated:
+        elif evaluating and not ruleset.fully_validated:
             from monitor import patterncache
 
-            # Compiled by the daemon's forkserver before: a check then compiles nothing.
             patterncache.load(store.path.parent, ruleset.patterns)
         return ruleset
 
@@ -176,7 +177,7 @@ def check(settings: Settings, url: str, state_dir: str | None, rules_path: str |
     url = validate_url(url)
     config = settings.config()
     with Store.in_dir(settings.state_dir(state_dir)) as store:
-        ruleset = settings.rules(rules_path, store)
+        ruleset = settings.rules(rules_path, store, evaluating=True)
         targets = None
         if not no_notify and config.notify.enabled:
             from monitor.notify import Targets, target_salt
@@ -833,7 +834,7 @@ def rules_apply(settings: Settings, state_dir: str, rules_path: str | None) -> N
     from monitor.store import Store
 
     with Store.in_dir(settings.state_dir(state_dir)) as store:
-        ruleset = settings.rules(rules_path, store)
+        ruleset = settings.rules(rules_path, store, evaluating=True)
         counts = reevaluate_all(store, ruleset)
     click.echo(f"{counts['pages']} page(s) re-evaluated: {counts['baseline']} baseline, "
                f"{counts['resolved']} resolved")

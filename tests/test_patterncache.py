@@ -93,11 +93,14 @@ def test_a_check_takes_the_patterns_the_daemon_compiled(tmp_path: Path, monkeypa
     settings = Settings(None)
     with Store.in_dir(tmp_path) as store:
         settings.rules(str(RULES), store)  # validated in full once, then known good
-        plain = settings.rules(str(RULES), store)
+        plain = settings.rules(str(RULES), store, evaluating=True)
         assert not plain.fully_validated
         assert any(p._compiled is None for p in plain.patterns)  # compiled on first use
         compiled = trusted_rules()
         compiled.compile_all()
         patterncache.save(tmp_path, compiled.patterns)  # as the forkserver does
-        cached = settings.rules(str(RULES), store)
+        cached = settings.rules(str(RULES), store, evaluating=True)
         assert all(p._compiled is not None for p in cached.patterns)
+        # The daemon's own process evaluates no page: it leaves them to its workers.
+        daemons = settings.rules(str(RULES), store)
+        assert any(p._compiled is None for p in daemons.patterns)
