@@ -1,5 +1,5 @@
 """Fetching: Scrapy spiders that re-fetch watched pages politely and hand `FetchedPage`s on,
-and a light revalidation path (`crawler.revalidate`) for the conditional GETs it can settle.
+and a light path (`crawler.revalidate`) for the GETs it can settle without Scrapy.
 
 Knows nothing of `monitor`: whoever runs a crawl injects the handler that receives the pages.
 """

@@ -83,8 +83,8 @@ class DaemonConfig:
     autothrottle: bool = _key(True, "adapt the pace per host to its response times (off only "
                               "for hosts you run yourself, e.g. a benchmark on loopback)")
     download_timeout: float = _key(30.0, "seconds to wait for a page", minimum=1)
-    revalidate: bool = _key(True, "settle conditional GETs (304s, plain 200s) without Scrapy's "
-                            "request machinery; off: every fetch goes through the Scrapy crawl")
+    revalidate: bool = _key(True, "settle plain answers (304s, plain 200 HTML pages) without "
+                            "Scrapy's request machinery; off: every fetch goes through Scrapy")
     delivery_interval: float = _key(10.0, "seconds between passes over the outbox", minimum=1)
     recycle_after: int = _key(500, "pages a worker process analyses before it is replaced",
                               minimum=1)
