@@ -236,9 +236,20 @@ def test_a_missing_robots_txt_means_no_rules(site):
 
 
 def test_a_failing_host_goes_to_the_crawl_without_more_attempts():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    accepted = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hang_up() -> None:  # a host that takes each connection and closes it unanswered
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    port = listener.getsockname()[1]
     requests = [FetchRequest(f"http://127.0.0.1:{port}/p{i}", etag='"x"') for i in range(5)]
 
     async def run() -> tuple[list[FetchedPage | None], int]:
@@ -246,8 +257,12 @@ def test_a_failing_host_goes_to_the_crawl_without_more_attempts():
         got = [await revalidator.fetch(r) for r in requests]
         return got, revalidator.handed_on
 
-    got, handed_on = asyncio.run(run())
+    try:
+        got, handed_on = asyncio.run(run())
+    finally:
+        listener.close()
     assert got == [None] * 5 and handed_on == 5
+    assert len(accepted) == 1  # the other four went to the crawl without trying this host
 
 
 def test_per_host_cap_keep_alive_and_autothrottle_are_kept():
