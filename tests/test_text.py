@@ -64,3 +64,21 @@ def test_the_ascii_fast_path_of_normalize_gives_what_nfkc_and_the_mapping_give()
     samples += [c * 3 for c in alphabet] + ["  a\t\tb \x0b c\x1c\x1f ", "\ttab "]
     for s in samples:
         assert normalize(s) == general(s), repr(s)
+
+
+def test_the_ascii_fast_path_of_key_gives_what_the_regexes_give():
+    import random
+
+    from monitor import text as t
+
+    def general(s: str) -> str:
+        folded = t._SPACED_PERCENT.sub(r"\1%", normalize(s).casefold())
+        return t._NON_WORD.sub(" ", folded).strip()
+
+    alphabet = [chr(c) for c in range(128)] + list("  5%$_aZ")
+    rng = random.Random(11)
+    samples = ["".join(rng.choices(alphabet, k=rng.randrange(0, 40))) for _ in range(3000)]
+    samples += [c * 3 for c in alphabet] + ["85 %  of patients", "$1,200 \x1c_x_ 9\t%"]
+    for s in samples:
+        assert key(s) == general(s), repr(s)
+    assert key("85 %  of Patients, sober!") == "85% of patients sober"
