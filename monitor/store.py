@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -391,6 +391,13 @@ class Store:
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Iterator[dict]:
+        """Rows as dicts. sqlite-utils' query() wraps every statement in a savepoint of its
+        own (in case it returns no rows), tripling the statements of a single SELECT."""
+        cursor = self.db.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description]
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
+
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """All-or-nothing writes. BEGIN IMMEDIATE takes the write lock up front, so two
@@ -436,11 +443,11 @@ class Store:
     # -- watches
 
     def watch(self, url: str) -> Watch | None:
-        rows = list(self.db.query("SELECT * FROM watches WHERE url = ?", [url]))
+        rows = list(self._query("SELECT * FROM watches WHERE url = ?", [url]))
         return Watch.from_row(rows[0]) if rows else None
 
     def watch_by_id(self, watch_id: int) -> Watch | None:
-        rows = list(self.db.query("SELECT * FROM watches WHERE id = ?", [watch_id]))
+        rows = list(self._query("SELECT * FROM watches WHERE id = ?", [watch_id]))
         return Watch.from_row(rows[0]) if rows else None
 
     def ensure_watch(self, url: str, now: float | None = None) -> Watch:
@@ -478,7 +485,7 @@ class Store:
 
     def watches(self, *, scheduled_only: bool = True) -> list[Watch]:
         where = "WHERE scheduled = 1 " if scheduled_only else ""
-        return [Watch.from_row(r) for r in self.db.query(
+        return [Watch.from_row(r) for r in self._query(
             f"SELECT * FROM watches {where}ORDER BY url")]
 
     def due_watches(self, now: float, limit: int, *, everything: bool = False,
@@ -486,7 +493,7 @@ class Store:
         """Scheduled watches to fetch now: rechecks first, then the most overdue."""
         due = "" if everything else " AND (recheck = 1 OR next_check IS NULL OR next_check <= ?)"
         params: list[Any] = [] if everything else [now]
-        rows = self.db.query(
+        rows = self._query(
             f"SELECT * FROM watches WHERE scheduled = 1{due}"
             " ORDER BY recheck DESC, next_check IS NOT NULL, next_check, id LIMIT ?",
             [*params, limit + len(exclude)])
@@ -509,13 +516,13 @@ class Store:
         return {"watches": row[0], "due": row[1], "overdue": row[2], "failing": row[3]}
 
     def failing_watches(self, limit: int = 50) -> list[Watch]:
-        return [Watch.from_row(r) for r in self.db.query(
+        return [Watch.from_row(r) for r in self._query(
             "SELECT * FROM watches WHERE scheduled = 1 AND failures > 0"
             " ORDER BY failures DESC, url LIMIT ?", [limit])]
 
     def watches_needing_rules(self, digest: str) -> list[Watch]:
         """Watches with a snapshot whose findings were computed under other rules."""
-        return [Watch.from_row(r) for r in self.db.query(
+        return [Watch.from_row(r) for r in self._query(
             "SELECT * FROM watches WHERE (rules_digest IS NULL OR rules_digest != ?)"
             " AND EXISTS (SELECT 1 FROM snapshots WHERE snapshots.watch_id = watches.id)"
             " ORDER BY id", [digest])]
@@ -547,7 +554,7 @@ class Store:
     # -- snapshots
 
     def last_good_snapshot(self, watch_id: int) -> Snapshot | None:
-        rows = list(self.db.query(
+        rows = list(self._query(
             "SELECT * FROM snapshots WHERE watch_id = ? ORDER BY id DESC LIMIT 1", [watch_id]))
         return Snapshot.from_row(rows[0]) if rows else None
 
@@ -559,18 +566,18 @@ class Store:
         return SnapshotHead(row[0], row[1] or "") if row else None
 
     def snapshot(self, snapshot_id: int) -> Snapshot | None:
-        rows = list(self.db.query("SELECT * FROM snapshots WHERE id = ?", [snapshot_id]))
+        rows = list(self._query("SELECT * FROM snapshots WHERE id = ?", [snapshot_id]))
         return Snapshot.from_row(rows[0]) if rows else None
 
     def previous_snapshot(self, watch_id: int, snapshot_id: int) -> Snapshot | None:
         """The good snapshot of a page just before the given one."""
-        rows = list(self.db.query(
+        rows = list(self._query(
             "SELECT * FROM snapshots WHERE watch_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
             [watch_id, snapshot_id]))
         return Snapshot.from_row(rows[0]) if rows else None
 
     def snapshots(self, watch_id: int) -> list[Snapshot]:
-        return [Snapshot.from_row(r) for r in self.db.query(
+        return [Snapshot.from_row(r) for r in self._query(
             "SELECT * FROM snapshots WHERE watch_id = ? ORDER BY id", [watch_id])]
 
     def add_snapshot(self, watch_id: int, *, fetched_at: float, http_status: int | None,
@@ -608,7 +615,7 @@ class Store:
         return int(cur.lastrowid)
 
     def evidence_for_snapshot(self, snapshot_id: int) -> Evidence | None:
-        rows = list(self.db.query("SELECT * FROM evidence WHERE snapshot_id = ?", [snapshot_id]))
+        rows = list(self._query("SELECT * FROM evidence WHERE snapshot_id = ?", [snapshot_id]))
         if not rows:
             return None
         r = rows[0]
@@ -619,19 +626,19 @@ class Store:
     # -- findings
 
     def open_findings(self, watch_id: int) -> list[StoredFinding]:
-        return [StoredFinding.from_row(r) for r in self.db.query(
+        return [StoredFinding.from_row(r) for r in self._query(
             "SELECT * FROM findings WHERE watch_id = ? AND resolved_at IS NULL ORDER BY id",
             [watch_id])]
 
     def finding(self, finding_id: int) -> StoredFinding | None:
-        rows = list(self.db.query("SELECT * FROM findings WHERE id = ?", [finding_id]))
+        rows = list(self._query("SELECT * FROM findings WHERE id = ?", [finding_id]))
         return StoredFinding.from_row(rows[0]) if rows else None
 
     def findings(self, watch_id: int | None = None) -> list[StoredFinding]:
         if watch_id is None:
-            return [StoredFinding.from_row(r) for r in self.db.query(
+            return [StoredFinding.from_row(r) for r in self._query(
                 "SELECT * FROM findings ORDER BY id")]
-        return [StoredFinding.from_row(r) for r in self.db.query(
+        return [StoredFinding.from_row(r) for r in self._query(
             "SELECT * FROM findings WHERE watch_id = ? ORDER BY id", [watch_id])]
 
     def add_finding(self, watch_id: int, *, fingerprint: str, rule: str, category: str,
@@ -676,7 +683,7 @@ class Store:
         return int(cur.lastrowid)
 
     def fetch_log(self, watch_id: int, limit: int = 100) -> list[dict[str, Any]]:
-        return list(self.db.query(
+        return list(self._query(
             "SELECT * FROM fetch_log WHERE watch_id = ? ORDER BY id DESC LIMIT ?",
             [watch_id, limit]))
 
@@ -703,7 +710,7 @@ class Store:
         return outbox_id
 
     def outbox_row(self, outbox_id: int) -> OutboxRow | None:
-        rows = list(self.db.query("SELECT * FROM outbox WHERE id = ?", [outbox_id]))
+        rows = list(self._query("SELECT * FROM outbox WHERE id = ?", [outbox_id]))
         return OutboxRow.from_row(rows[0]) if rows else None
 
     def outbox(self, statuses: Collection[str] | None = None,
@@ -715,7 +722,7 @@ class Store:
             marks = ", ".join("?" * len(statuses))
             query = f"SELECT * FROM outbox WHERE status IN ({marks}) ORDER BY id LIMIT ?"
             args = [*statuses, limit]
-        return [OutboxRow.from_row(r) for r in self.db.query(query, args)]
+        return [OutboxRow.from_row(r) for r in self._query(query, args)]
 
     def claim_outbox(self, owner: str, *, clock: float, lease_until: float,
                      due_by: float | None, audiences: Collection[str],
@@ -738,7 +745,7 @@ class Store:
             where.append(f"id IN ({', '.join('?' * len(only))})")
             args.extend(only)
         with self.transaction():
-            for row in self.db.query(
+            for row in self._query(
                     f"SELECT * FROM outbox WHERE {' AND '.join(where)} ORDER BY id", args):
                 if row["id"] in exclude:
                     continue
@@ -770,7 +777,7 @@ class Store:
 
     def outbox_counts(self) -> dict[str, int]:
         """Number of messages in each status."""
-        return {r["status"]: r["n"] for r in self.db.query(
+        return {r["status"]: r["n"] for r in self._query(
             "SELECT status, count(*) AS n FROM outbox GROUP BY status")}
 
     def next_due(self) -> float | None:
@@ -787,14 +794,14 @@ class Store:
         return cur.rowcount
 
     def outbox_for_finding(self, finding_id: int) -> list[OutboxRow]:
-        return [OutboxRow.from_row(r) for r in self.db.query(
+        return [OutboxRow.from_row(r) for r in self._query(
             "SELECT outbox.* FROM outbox JOIN outbox_findings ON outbox_id = outbox.id"
             " WHERE finding_id = ? ORDER BY outbox.id", [finding_id])]
 
     # -- deliveries
 
     def deliveries(self, outbox_id: int) -> list[Delivery]:
-        return [Delivery.from_row(r) for r in self.db.query(
+        return [Delivery.from_row(r) for r in self._query(
             "SELECT * FROM deliveries WHERE outbox_id = ? ORDER BY label", [outbox_id])]
 
     def record_delivery(self, outbox_id: int, target: str, label: str, *, at: float,
@@ -831,11 +838,11 @@ class Store:
         return cur.rowcount == 1
 
     def muted_rules(self, watch_id: int) -> set[str]:
-        return {r["rule"] for r in self.db.query(
+        return {r["rule"] for r in self._query(
             "SELECT rule FROM mutes WHERE watch_id = ?", [watch_id])}
 
     def mutes(self) -> list[dict[str, Any]]:
-        return list(self.db.query(
+        return list(self._query(
             "SELECT watches.url, mutes.rule, mutes.created_at, mutes.note FROM mutes"
             " JOIN watches ON watches.id = mutes.watch_id ORDER BY watches.url, mutes.rule"))
 
@@ -855,7 +862,7 @@ class Store:
         if muted is not None:
             where.append(("" if muted else "NOT ") + "EXISTS (SELECT 1 FROM mutes m"
                          " WHERE m.watch_id = f.watch_id AND m.rule = f.rule)")
-        rows = self.db.query(
+        rows = self._query(
             "SELECT f.*, w.url AS page_url, EXISTS (SELECT 1 FROM mutes m WHERE"
             " m.watch_id = f.watch_id AND m.rule = f.rule) AS page_muted,"
             " (SELECT s.title FROM snapshots s WHERE s.watch_id = f.watch_id"
