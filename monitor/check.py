@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.items import FetchedPage
+from monitor import schedule
 from monitor.alerts import Plan, reconcile
 from monitor.analysis import Analysis, analyse, document_digest
 from monitor.diff import Changes, diff_texts
@@ -66,6 +67,8 @@ class CheckResult:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     queued: list[int] = field(default_factory=list)  # outbox ids of the messages it queued
+    # The page's watch columns this check sets, written in one UPDATE by process().
+    watch_update: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def alerting(self) -> list[Reported]:
@@ -82,19 +85,30 @@ class CheckResult:
 
 def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | None = None,
             analysis: Analysis | None = None, queue: QueuePolicy | None = None,
-            list_ongoing: bool = True, watch_id: int | None = None) -> CheckResult:
+            list_ongoing: bool = True, watch_id: int | None = None,
+            reschedule: bool = False) -> CheckResult:
     """Record one fetch of one page: the single path of every check.
 
     Snapshot, findings and the notifications they call for (`monitor.outbox`) are committed in
     one transaction: an alert is never lost nor queued for a check that did not happen.
     `list_ongoing=False` spares a caller that only counts (the daemon) the listing of the
     findings that merely go on after an unchanged, suspect or failed fetch. A caller that
-    knows the page's watch passes `watch_id` and spares a lookup by URL."""
+    knows the page's watch passes `watch_id` and spares a lookup by URL. `reschedule=True`
+    (the daemon's scheduled checks) also sets when the page is due next, from the outcome."""
     now = now or time.time()
     with store.transaction():
         known = store.watch_by_id(watch_id) if watch_id is not None else None
         watch = known or store.ensure_watch(page.url, now)
         result = _record(store, watch, page, ruleset, now, analysis)
+        update = result.watch_update
+        if reschedule:
+            failures = update.get("failures", watch.failures)
+            update["next_check"] = (
+                schedule.after_failure(watch.interval_s, failures, now)
+                if result.status in ("error", "suspect")
+                else schedule.after_success(watch.interval_s, now))
+            update["recheck"] = 0
+        store.update_watch(watch.id, **update)
         if list_ongoing and result.status in ("unchanged", "suspect", "error"):
             result.findings = _ongoing(store, watch)
         result.queued = queue_for_check(store, watch, result, queue or QueuePolicy(), now)
@@ -118,7 +132,7 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
         return _unchanged(store, watch, page, result, now, fetch_fields, head.title)
     if page.not_modified:
         # A 304 with nothing to compare with: the validators were stale; fetch in full next.
-        store.update_watch(watch.id, etag=None, last_modified=None)
+        result.watch_update.update(etag=None, last_modified=None)
         result.error = "304 Not Modified but no earlier snapshot to compare with"
         return _failed(store, watch, page, result, now)
     body_sha = hashlib.sha256(page.body).hexdigest()
@@ -157,8 +171,8 @@ def _failed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
             now: float) -> CheckResult:
     result.status = "error"
     result.error = result.error or page.error
-    store.update_watch(watch.id, last_checked=now, last_status="error",
-                       failures=watch.failures + 1, last_error=result.error)
+    result.watch_update.update(last_checked=now, last_status="error",
+                               failures=watch.failures + 1, last_error=result.error)
     store.log_fetch(watch.id, fetched_at=now, outcome="error", http_status=page.status,
                     error=result.error, reason=None, elapsed=page.elapsed, snapshot_id=None)
     return result
@@ -169,8 +183,8 @@ def _suspect(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
     result.status = "suspect"
     result.reason = reason
     # Validators of a suspect response must not be kept: the next fetch must be a full one.
-    store.update_watch(watch.id, last_checked=now, last_status="suspect",
-                       failures=watch.failures + 1, last_error=f"suspect page: {reason}")
+    result.watch_update.update(last_checked=now, last_status="suspect",
+                               failures=watch.failures + 1, last_error=f"suspect page: {reason}")
     store.log_fetch(watch.id, fetched_at=now, outcome="suspect", http_status=page.status,
                     error=None, reason=reason, elapsed=page.elapsed, snapshot_id=None)
     return result
@@ -179,8 +193,8 @@ def _suspect(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
 def _unchanged(store: Store, watch: Watch, page: FetchedPage, result: CheckResult, now: float,
                fetch_fields: dict[str, Any], title: str) -> CheckResult:
     result.status = "unchanged"
-    store.update_watch(watch.id, last_checked=now, last_success=now, last_status="unchanged",
-                       failures=0, last_error=None, **fetch_fields)
+    result.watch_update.update(last_checked=now, last_success=now, last_status="unchanged",
+                               failures=0, last_error=None, **fetch_fields)
     store.log_fetch(watch.id, fetched_at=now, outcome="unchanged", http_status=page.status,
                     error=None, reason=None, elapsed=page.elapsed, snapshot_id=None)
     store.see_open_findings(watch.id, now)
@@ -224,9 +238,9 @@ def _changed(store: Store, watch: Watch, page: FetchedPage, result: CheckResult,
     store.add_evidence(snapshot_id, url=page.url, final_url=page.final_url, fetched_at=now,
                        http_status=page.status, headers=page.headers, body=page.body,
                        sha256=fetch_fields["body_sha256"], packed_body=analysis.packed_body)
-    store.update_watch(watch.id, last_checked=now, last_success=now,
-                       last_status=result.status, failures=0, last_error=None,
-                       rules_digest=ruleset.digest, **fetch_fields)
+    result.watch_update.update(last_checked=now, last_success=now,
+                               last_status=result.status, failures=0, last_error=None,
+                               rules_digest=ruleset.digest, **fetch_fields)
     store.log_fetch(watch.id, fetched_at=now, outcome=result.status, http_status=page.status,
                     error=None, reason=None, elapsed=page.elapsed, snapshot_id=snapshot_id)
     return result

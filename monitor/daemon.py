@@ -27,7 +27,6 @@ import gc
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.items import FetchedPage, FetchRequest
-from monitor import schedule, workers
+from monitor import forkserver, schedule, workers
 from monitor.check import CheckResult, process, reevaluate_all
 from monitor.config import Config, load_config
 from monitor.errors import ClaimwatchError
@@ -207,13 +206,8 @@ class Daemon:
                                              for _ in range(self.tuning.worker_count)],
                              name="claimwatch-warm-up", daemon=True).start()
         elif queue_:
-            from multiprocessing import forkserver
-
-            self._prepare_forkserver()
-            try:
-                forkserver.ensure_running()
-            except Exception:  # noqa: BLE001 - the first changed page tries again (see _submit)
-                log.exception("cannot start the workers' forkserver")
+            forkserver.start(self.rules_text, str(self.settings.rules_path),
+                             str(self.settings.state_dir))
 
     def _begin(self) -> None:
         """The reactor runs: feeding starts. Scrapy starts with the first page that needs
@@ -552,44 +546,35 @@ class Daemon:
         return more
 
     def _record_batch(self, store: Store, items: list[Any]) -> None:
-        """One commit for several pages, each in its own savepoint: a page that fails rolls
-        back alone, and a crash loses only work that is still due (so is fetched again)."""
+        """One commit for several pages, each page in a savepoint of its own (process()
+        opens one): a page that fails rolls back alone, and a crash loses only work that is
+        still due (so is fetched again)."""
         results = []
         try:
             with store.transaction():
                 for watch, page, analysis in items:
                     try:
-                        with store.transaction():
-                            results.append((watch, self._record(store, watch, page, analysis)))
+                        results.append((watch, self._record(store, watch, page, analysis)))
                     except Exception as exc:  # noqa: BLE001 - one bad page must not sink the batch
                         log.exception("recording %s failed", watch.url)
                         self._record_failure(store, watch, exc)
         finally:
             for watch, _, _ in items:
                 self._done(watch)
-        for watch, (result, current) in results:
-            self._after(watch, result, current)
+        for watch, result in results:
+            self._after(watch, result)
 
     def _record(self, store: Store, watch: Watch, page: FetchedPage,
-                analysis: Future | None) -> tuple[CheckResult, Watch]:
+                analysis: Future | None) -> CheckResult:
         result_analysis = None
         if analysis is not None:
             try:
                 result_analysis = analysis.result()
             except Exception as exc:  # noqa: BLE001 - a broken page is an error, not a crash
                 page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
-        now = time.time()
-        result = process(store, page, self.ruleset, now=now, analysis=result_analysis,
-                         queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False,
-                         watch_id=watch.id)
-        current = store.watch_by_id(watch.id)
-        assert current is not None
-        if result.status in ("error", "suspect"):
-            next_check = schedule.after_failure(current.interval_s, current.failures, now)
-        else:
-            next_check = schedule.after_success(current.interval_s, now)
-        store.update_watch(watch.id, next_check=next_check, recheck=0)
-        return result, current
+        return process(store, page, self.ruleset, now=time.time(), analysis=result_analysis,
+                       queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False,
+                       watch_id=watch.id, reschedule=True)
 
     def _record_failure(self, store: Store, watch: Watch, exc: Exception) -> None:
         """A page whose processing raised: count it as a failed check and back off, so it is
@@ -608,7 +593,7 @@ class Daemon:
         self.summary.errors += 1
         self.summary.checked += 1
 
-    def _after(self, watch: Watch, result: CheckResult, current: Watch) -> None:
+    def _after(self, watch: Watch, result: CheckResult) -> None:
         """What follows a committed page: counts, delivery of what it queued, a log line."""
         self.summary.add(result)
         if result.queued:
@@ -704,17 +689,9 @@ class Daemon:
             self._pool = self._new_pool()
         old.shutdown(wait=False, cancel_futures=cancel)
 
-    def _prepare_forkserver(self) -> multiprocessing.context.BaseContext:
-        """The forkserver context, set to preload what the workers need and compile the
-        rules once (read when the forkserver starts, see workers._preload())."""
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.workers", "trafilatura", "lxml.html"])
-        workers.set_preload(self.rules_text, str(self.settings.rules_path),
-                            str(self.settings.state_dir))
-        return context
-
     def _new_pool(self) -> ProcessPoolExecutor:
-        context = self._prepare_forkserver()
+        context = forkserver.context(self.rules_text, str(self.settings.rules_path),
+                               str(self.settings.state_dir))
         self._pool_tasks = 0
         return ProcessPoolExecutor(
             max_workers=self.tuning.worker_count, mp_context=context, initializer=workers.init,

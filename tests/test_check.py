@@ -137,3 +137,31 @@ def test_claim_that_leaves_and_returns_is_new_again(site, store, ruleset):
         site.serve(RIDGE, page("ridgeline/v1.html"))
         assert "regulatory-misstatement" in categories(run_check(store, ruleset,
                                                                  site.url(RIDGE)), "resolved")
+
+
+def test_a_scheduled_check_sets_the_next_one_from_its_outcome_in_the_same_write(store, ruleset):
+    from crawler.items import FetchedPage
+    from monitor.check import process
+
+    now = 1_800_000_000.0
+    url = "http://127.0.0.1:9/page"
+    watch, _ = store.add_watch(url, interval=3600, tags=(), now=now, next_check=now)
+    store.update_watch(watch.id, recheck=1)
+
+    def recheck() -> int:
+        sql = "SELECT recheck FROM watches WHERE id = ?"
+        return store.db.execute(sql, [watch.id]).fetchone()[0]
+
+    ok = FetchedPage(url, 200, {"Content-Type": "text/html"},
+                     page("ridgeline/v2.html"), "utf-8")
+    failed = FetchedPage(url, error="Connection refused")
+
+    process(store, failed, ruleset, now=now, watch_id=watch.id)  # on demand: schedule kept
+    assert store.watch(url).next_check == now and recheck() == 1
+    process(store, failed, ruleset, now=now, watch_id=watch.id, reschedule=True)
+    after = store.watch(url)  # the second failure in a row: back off 2 minutes
+    assert (after.failures, after.next_check, recheck()) == (2, now + 120, 0)
+    process(store, ok, ruleset, now=now, watch_id=watch.id, reschedule=True)
+    after = store.watch(url)
+    assert after.failures == 0 and now + 3240 <= after.next_check <= now + 3960
+    assert after.last_status == "first"
