@@ -1000,15 +1000,23 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
         per_host: int | None) -> None:
     """Run the monitor: check watches when due until stopped (SIGTERM); SIGHUP reloads the
     rules and the configuration."""
+    import contextlib
     import dataclasses
 
-    from monitor.daemon import Daemon, DaemonSettings
-    from monitor.store import Store
+    from monitor import forkserver
 
     if everything and not once:
         raise InputError("--all only makes sense with --once")
     config = settings.config()
     path = settings.rules_path(rules_path)
+    with contextlib.suppress(OSError, UnicodeDecodeError):  # load_rules reports it below
+        # Before the imports and set-up below: the workers' forkserver readies itself on
+        # another core meanwhile (monitor.forkserver). The rules are validated below.
+        forkserver.start(path.read_text(encoding="utf-8"), str(path),
+                         str(settings.state_dir(state_dir)))
+    from monitor.daemon import Daemon, DaemonSettings
+    from monitor.store import Store
+
     with Store.in_dir(settings.state_dir(state_dir)) as store:
         ruleset = settings.rules(rules_path, store)
     if config.notify.enabled:

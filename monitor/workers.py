@@ -21,32 +21,18 @@ from pathlib import Path
 from crawler.items import FetchedPage
 from monitor import patterncache
 from monitor.analysis import Analysis, analyse
+from monitor.forkserver import PRELOAD_ENV
 from monitor.rules import Ruleset, parse_rules
-
-# The rules to compile in the forkserver, set by the daemon before it starts one.
-PRELOAD_ENV = "CLAIMWATCH_WORKER_RULES"
-_MAX_ENV_BYTES = 96 * 1024  # Linux refuses a single environment string over 128 KiB
 
 _ruleset: Ruleset | None = None
 _preloaded: tuple[str, Ruleset] | None = None  # (rules text, its compiled ruleset)
 
 
-def set_preload(rules_text: str, rules_path: str, cache_dir: str | None = None) -> None:
-    """Make the forkserver this process starts next compile these rules before it forks any
-    worker (not if they are too large to pass through the environment), with the compiled
-    patterns cached in `cache_dir` (see monitor.patterncache)."""
-    payload = json.dumps([os.getpid(), rules_text, rules_path, cache_dir]).encode()
-    packed = base64.b64encode(zlib.compress(payload)).decode()
-    if len(packed) <= _MAX_ENV_BYTES:
-        os.environ[PRELOAD_ENV] = packed
-    else:
-        os.environ.pop(PRELOAD_ENV, None)
-
-
 def _preload() -> None:
-    """Compile the rules named by the environment once, in the forkserver (which imports
-    this module): every worker forked from it starts with compiled patterns instead of
-    paying about a second for them, again after every recycling of the pool."""
+    """Compile the rules named by the environment (monitor.forkserver.context) once, in the
+    forkserver (which imports this module): every worker forked from it starts with compiled
+    patterns instead of paying about a second for them, again after every recycling of the
+    pool."""
     global _preloaded
     packed = os.environ.get(PRELOAD_ENV)
     # Only in a forkserver of the process that set it: any other child inherits the variable.

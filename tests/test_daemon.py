@@ -325,6 +325,22 @@ def test_a_killed_daemon_leaves_no_worker_processes(site, state):
     wait_until(lambda: not _processes_with(marker), 20, "the workers to notice and exit")
 
 
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_run_with_broken_rules_stops_at_once_and_leaves_no_forkserver(state, tmp_path):
+    # `run` starts the workers' forkserver before it has validated the rules.
+    marker = f"CLAIMWATCH_TEST_MARK=broken-{os.getpid()}-{time.monotonic_ns()}"
+    key, value = marker.split("=")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.read_text().replace("severity: high", "severity: dire", 1))
+    run = subprocess.run([EXE, "run", "--once", "--all", "--state", str(state), "--rules",
+                          str(rules)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, key: value}, stdin=subprocess.DEVNULL)
+    assert run.returncode == 2
+    error = run.stderr.strip().splitlines()
+    assert len(error) == 1 and str(rules) in error[0] and "severity" in error[0], run.stderr
+    wait_until(lambda: not _processes_with(marker), 20, "the forkserver to exit with the run")
+
+
 def _parent(pid: int) -> int:
     with suppress(OSError):
         return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])

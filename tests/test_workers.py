@@ -14,7 +14,7 @@ from conftest import RULES
 SCRIPT = r"""
 import json, multiprocessing, os, subprocess, sys
 from concurrent.futures import ProcessPoolExecutor
-from monitor import workers
+from monitor import forkserver, workers
 
 text, path = open(sys.argv[1]).read(), sys.argv[1]
 
@@ -34,7 +34,7 @@ def pool(rules_text):
                                initargs=(rules_text, path, os.getpid()))
 
 if __name__ == "__main__":
-    workers.set_preload(text, path)
+    forkserver.context(text, path, None)
     with pool(text) as p:
         same = p.submit(probe).result()
     with pool(text + "\n# edited\n") as p:
