@@ -1,8 +1,9 @@
 """`claimwatch run`: the long-running monitor, and its one-cycle mode (`run --once`).
 
-One process, one Twisted reactor, one continuous crawl for the whole life of the process:
+One process, one event loop (`monitor.eventloop`: asyncio's, joined by Twisted's reactor when
+the crawl starts), one continuous crawl for the whole life of the process:
 
-  reactor thread   feeds due watches (at most `max_inflight` at a time) to the revalidation path
+  loop thread      feeds due watches (at most `max_inflight` at a time) to the revalidation path
                    (`crawler.revalidate`, plain and conditional GETs), which hands what it
                    cannot settle to the spider (Scrapy starts with the first such page),
                    receives every FetchedPage, pings systemd (READY, STATUS, WATCHDOG), takes
@@ -23,6 +24,7 @@ keeping the last good ones (and telling the operator) if a new file is invalid.
 from __future__ import annotations
 
 import collections
+import functools
 import gc
 import hashlib
 import json
@@ -43,6 +45,7 @@ from monitor import forkserver, schedule, workers
 from monitor.check import CheckResult, process, reevaluate_all
 from monitor.config import Config, load_config
 from monitor.errors import ClaimwatchError
+from monitor.eventloop import EventLoop
 from monitor.outbox import QueuePolicy, queue_operator
 from monitor.rules import Ruleset, RulesInvalid, load_rules
 from monitor.sdnotify import Notifier
@@ -136,7 +139,7 @@ class Daemon:
         self._feeding = False
         self._revalidator: Any = None
         self._revalidating: set[Any] = set()
-        self._reactor: Any = None
+        self._loop: EventLoop | None = None
         self._writer: threading.Thread | None = None
         self._reader: Store | None = None
         self._loops: list[Any] = []
@@ -154,14 +157,9 @@ class Daemon:
                 time.time(), 10_000_000, everything=self.settings.everything))
             log.info("cycle: %d watch(es) to check", len(self._once_queue))
         self._start_analysis()
-        from crawler.runner import install_reactor
-
-        install_reactor()
-        from twisted.internet import reactor, task
-
-        self._reactor = reactor
+        loop = self._loop = EventLoop()
         # Pages go to the pool from a thread of their own: starting workers waits for the
-        # forkserver (see _start_analysis), which must never hold up the reactor.
+        # forkserver (see _start_analysis), which must never hold up the event loop.
         self._submitter = threading.Thread(target=self._submit_loop, name="claimwatch-submit",
                                            daemon=True)
         self._submitter.start()
@@ -174,21 +172,18 @@ class Daemon:
             self._delivery.start()
         self._writes.put(("reevaluate", self.ruleset))
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: reactor.callFromThread(self.stop))
+            signal.signal(signum, lambda *_: loop.call_from_thread(self.stop))
         if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload))
-        reactor.callWhenRunning(self._begin)
+            signal.signal(signal.SIGHUP, lambda *_: loop.call_from_thread(self.reload))
+        loop.call_soon(self._begin)
         for interval, fn in ((self.settings.feed_interval, self._feed),
                              (self.settings.status_interval, self._status)):
-            loop = task.LoopingCall(self._guarded, fn)
-            loop.start(interval, now=False)
-            self._loops.append(loop)
+            self._loops.append(loop.every(interval, functools.partial(self._guarded, fn)))
         watchdog = self.notifier.watchdog_interval()
         if watchdog:
-            loop = task.LoopingCall(self.notifier.send, WATCHDOG=1)
-            loop.start(watchdog, now=True)
-            self._loops.append(loop)
-        reactor.run(installSignalHandlers=False)
+            self._loops.append(loop.every(watchdog, lambda: self.notifier.send(WATCHDOG=1),
+                                          now=True))
+        loop.run()
         self.summary.seconds = time.time() - self.started
         return self.exit_code
 
@@ -210,8 +205,8 @@ class Daemon:
                              str(self.settings.state_dir))
 
     def _begin(self) -> None:
-        """The reactor runs: feeding starts. Scrapy starts with the first page that needs
-        it, so a cycle that only revalidates pages (all 304s) never imports it."""
+        """The loop runs: feeding starts. Scrapy (and Twisted) start with the first page that
+        needs them, so a cycle the revalidation path settles never imports them."""
         if self.tuning.revalidate:
             from crawler.revalidate import Policy, Revalidator
 
@@ -219,7 +214,7 @@ class Daemon:
                 self._revalidator = Revalidator(Policy.from_settings(self._crawl_settings()))
             except Exception:  # noqa: BLE001 - every page then goes through the crawl
                 log.exception("revalidation path unavailable; every page goes to the crawl")
-        # Modules, rules and reactor are loaded for good: full collections stop scanning
+        # Modules, rules and the loop are loaded for good: full collections stop scanning
         # them (they cost a tenth of a second a cycle); the crawler's objects join them below.
         gc.freeze()
         self._feeding = True
@@ -239,8 +234,7 @@ class Daemon:
     def _fetch(self, request: FetchRequest) -> None:
         """Fetch on the revalidation path, which hands to the crawl what it cannot settle."""
         if self._revalidator is not None:
-            # Twisted's asyncio reactor runs this loop; its tasks run on the reactor thread.
-            task = self._reactor._asyncioEventloop.create_task(self._revalidate(request))
+            task = self._loop.create_task(self._revalidate(request))
             self._revalidating.add(task)
             task.add_done_callback(self._revalidating.discard)
         else:
@@ -278,6 +272,7 @@ class Daemon:
             self._shutdown()
 
     def _start_crawler(self) -> None:
+        self._loop.reactor()  # before Scrapy's imports, which import Twisted's reactor
         from scrapy import signals
 
         from crawler.runner import make_runner
@@ -312,7 +307,7 @@ class Daemon:
         with self._lock:
             busy = bool(self._inflight)
         if busy and time.monotonic() < deadline:
-            self._reactor.callLater(0.05, self._wait_for_drain, deadline)
+            self._loop.call_later(0.05, self._wait_for_drain, deadline)
             return
         if busy:
             log.warning("%d page(s) still in progress at shutdown; they stay due",
@@ -350,14 +345,10 @@ class Daemon:
             from scrapy.utils.defer import deferred_from_coro
 
             stopped = deferred_from_coro(crawler.stop_async())
-            stopped.addBoth(lambda _: self._stop_reactor())
-            self._reactor.callLater(2.0, self._stop_reactor)  # do not wait on a stuck download
+            stopped.addBoth(lambda _: self._loop.stop())
+            self._loop.call_later(2.0, self._loop.stop)  # do not wait on a stuck download
         else:
-            self._stop_reactor()
-
-    def _stop_reactor(self) -> None:
-        if self._reactor.running:
-            self._reactor.stop()
+            self._loop.stop()
 
     def reload(self) -> None:
         """SIGHUP: load the configuration and the rules again; keep the running ones (and tell
@@ -398,7 +389,6 @@ class Daemon:
     # --------------------------------------------------------------------------- feeding
 
     def _guarded(self, fn: Any) -> None:
-        # An exception in a LoopingCall stops it for good: log it and keep the loop alive.
         try:
             fn()
         except Exception:  # noqa: BLE001
@@ -437,7 +427,7 @@ class Daemon:
         self.stop()
 
     def _on_page(self, page: FetchedPage) -> None:
-        """Pipeline handler (reactor thread): send changed pages to a worker, the rest on."""
+        """Pipeline handler (loop thread): send changed pages to a worker, the rest on."""
         with self._lock:
             watch = self._inflight.get(self._by_url.get(page.url, -1))
         if watch is None:
@@ -608,7 +598,7 @@ class Daemon:
             self._inflight.pop(watch.id, None)
             self._by_url.pop(watch.url, None)
         if not self.stopping:
-            self._reactor.callFromThread(self._feed, True)
+            self._loop.call_from_thread(self._feed, True)
 
     def _heartbeat(self, store: Store) -> None:
         now = time.time()
@@ -631,7 +621,7 @@ class Daemon:
     # -------------------------------------------------------------------------- delivery
 
     def _delivery_loop(self) -> None:
-        """Send the outbox off the reactor thread; wake early when a check queued something."""
+        """Send the outbox off the loop thread; wake early when a check queued something."""
         from monitor.notify import deliver_pending
 
         store = Store.in_dir(self.settings.state_dir)

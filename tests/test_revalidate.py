@@ -358,6 +358,7 @@ PROBE = ("import atexit, gc, sys; from concurrent.futures import ProcessPoolExec
          "tasks = []; submit = P.submit; "
          "P.submit = lambda self, fn, *a, **k: tasks.append(fn) or submit(self, fn, *a, **k); "
          "atexit.register(lambda: print('SCRAPY-LOADED', 'scrapy' in sys.modules, "
+         "'TWISTED', 'twisted.internet.reactor' in sys.modules, "
          "'WORKERS', bool(tasks), 'FROZEN', gc.get_freeze_count() > 0, file=sys.stderr)); "
          "from monitor.cli import main; main()")
 
@@ -373,6 +374,7 @@ def run_once(state: Path, *options: str) -> tuple[dict, bool]:
     summary = json.loads(run.stdout)
     summary["workers"] = "WORKERS True" in run.stderr
     summary["frozen"] = "FROZEN True" in run.stderr
+    summary["twisted"] = "TWISTED True" in run.stderr
     return summary, "SCRAPY-LOADED True" in run.stderr
 
 
@@ -388,6 +390,7 @@ def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_the
                        check=True, capture_output=True, env=cli_env())
         summary, scrapy_loaded = run_once(state)
         assert summary["first"] == 4 and not scrapy_loaded  # plain pages: no crawl needed
+        assert not summary["twisted"]  # nor its reactor
         (compiled,) = state.glob("patterns-*.pickle")  # the forkserver's compiled rules
         written = compiled.stat().st_mtime_ns
 
@@ -406,6 +409,7 @@ def test_revalidation_cycles_start_scrapy_and_workers_only_when_a_page_needs_the
         site.route("/moving", b"", status=503)  # a failure: the crawl retries and reports it
         summary, scrapy_loaded = run_once(state)
         assert (summary["errors"], summary["unchanged"]) == (1, 3) and scrapy_loaded
+        assert summary["twisted"]
 
         config = tmp_path / "off.toml"
         config.write_text("[daemon]\nrevalidate = false\n")
