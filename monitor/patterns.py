@@ -18,7 +18,7 @@ import bisect
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import regex
 
@@ -135,6 +135,16 @@ def _trie(words: Sequence[str]) -> str:
 def compile_pattern(source: str) -> regex.Pattern:
     """Compile an expanded pattern; raises regex.error with the reason."""
     return regex.compile(source, FLAGS)
+
+
+class _Ahead(NamedTuple):
+    """A sharp prefilter bound to one plain ASCII text, as bytes (see Pattern._ahead)."""
+
+    form: Any
+    blob: bytes
+
+    def search(self, pos: int, end: int) -> Any:
+        return self.form.search(self.blob, pos, end)
 
 
 class Prefilter:
@@ -366,6 +376,14 @@ class Pattern:
         m = self.prefilter.search(text, pos, end, plain_ascii(text))
         return None if m is None else m.start()
 
+    def _ahead(self, text: str) -> _Ahead | None:
+        """The sharp prefilter over `text` as bytes, for plain ASCII text only: there a byte
+        offset is a character offset, so each search starts where it is told (on a str the
+        RE2 wrapper re-encodes and re-counts the whole text per call)."""
+        if self.prefilter is None or not plain_ascii(text):
+            return None
+        return _Ahead(self.prefilter.ascii_form, text.encode("ascii"))
+
     def finditer(self, text: str, budget: Budget | None,
                  pos: int = 0, endpos: int | None = None) -> Iterator[regex.Match]:
         self.ready(budget)
@@ -377,9 +395,20 @@ class Pattern:
         if budget is None:
             yield from self.compiled.finditer(text, pos, end)
             return
+        ahead: Any = _UNSET
         # regex's timeout covers a whole finditer; re-arm it per match so the rule's
         # allowance, not one call's, is what runs out.
         while pos <= end:
+            if pos > first:
+                # After a match: the rest of the text is usually match-free, which RE2 tells
+                # several times faster than a failing search of the exact pattern.
+                if ahead is _UNSET:
+                    ahead = self._ahead(text)
+                if ahead is not None:
+                    possible = ahead.search(pos, end)
+                    if possible is None:
+                        return
+                    pos = possible.start()
             try:
                 m = self.compiled.search(text, pos, end, timeout=budget.remaining())
             except TimeoutError as exc:
