@@ -369,11 +369,18 @@ class Pattern:
         return found
 
     def _first_possible(self, text: str, pos: int, end: int) -> int | None:
-        """Where a match could start at the earliest, or None if nowhere. The prefilter only
-        pays on long texts: for a clause or a sentence its call costs more than it saves."""
-        if self.prefilter is None or end - pos < _PREFILTER_MIN:
+        """Where a match could start at the earliest, or None if nowhere. Plain ASCII text
+        goes to the sharp form as bytes; other text only when long: on a str the RE2 wrapper
+        encodes the text and counts characters first, which costs more than a short failing
+        search saves."""
+        if self.prefilter is None:
             return pos
-        m = self.prefilter.search(text, pos, end, plain_ascii(text))
+        if plain_ascii(text):
+            m = self.prefilter.ascii_form.search(text.encode("ascii"), pos, end)
+        elif end - pos >= _PREFILTER_MIN:
+            m = self.prefilter.wide_form.search(text, pos, end)
+        else:
+            return pos
         return None if m is None else m.start()
 
     def _ahead(self, text: str) -> _Ahead | None:

@@ -349,6 +349,21 @@ def test_the_linear_time_prefilter_spares_backtracking_where_it_proves_no_match(
     assert [f.rule for f in evaluation.findings] == ["cure"]
 
 
+def test_re2_also_decides_where_a_short_text_is_searched_by_the_slow_engine():
+    from monitor.patterns import Budget, Pattern, PatternTimeout, compile_pattern
+
+    slow = Pattern.build("p", compile_pattern(r"(?:a|aa)+b|\bcure\b"))
+    hopeless = "a" * 40 + "!"  # the backtracking engine alone takes minutes to give up
+    sentence = "It is a cure, not a maybe; " + hopeless
+    budget = Budget(5.0, 5.0)
+    try:
+        assert slow.search(hopeless, budget) is None  # a sentence-sized search
+        assert [m.group() for m in slow.finditer(sentence, budget)] == ["cure"]  # and the rest
+    except PatternTimeout:
+        pytest.fail("the slow engine ran where RE2 proves no match")
+    assert slow.search("aab", budget).group() == "aab"
+
+
 def test_prefilter_is_a_superset_of_the_pattern():
     from monitor.patterns import Pattern, compile_pattern, relax
 
