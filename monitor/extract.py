@@ -9,6 +9,8 @@ a number and its caption stay together. Only this module imports trafilatura.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -87,8 +89,11 @@ _TRACKING = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def clean_url(href: str, base: str | None = None) -> str:
-    """Absolute URL without fragment and tracking parameters, so link churn is not a change."""
+    """Absolute URL without fragment and tracking parameters, so link churn is not a change.
+    (Cached: a page repeats its links, in its main text and its widgets, and a site its
+    menus, and urllib's parsing is most of the cost.)"""
     href = href.strip()
     if base:
         href = urljoin(base, href)
@@ -311,21 +316,19 @@ def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
     return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
 
 
-_INSIDE_DROPPED = " or ".join(f"ancestor::{tag}" for tag in (
-    "header", "nav", "footer", "aside", "form", "menu", "dialog", "template"))
 _MAYBE_BOILERPLATE = lxml.etree.XPath(
-    f".//*[(@class or @id or @role or @hidden or @aria-hidden or @style)"
-    f" and not({_INSIDE_DROPPED})]")
+    ".//*[@class or @id or @role or @hidden or @aria-hidden or @style]")
 _NON_ELEMENTS = lxml.etree.XPath(".//comment() | .//processing-instruction()")
 
 
 def _prune(body: lxml.html.HtmlElement) -> None:
     """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place.
-    lxml picks the candidates (by tag, or by the attributes that can mark boilerplate), so
-    Python only looks at those rather than at every element of the page."""
-    doomed = list(body.iter(*_DROP_TAGS))
-    doomed += [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]
-    for el in doomed:
+    lxml picks the candidates (by tag, then by the attributes that can mark boilerplate
+    among what is left), so Python only looks at those rather than at every element."""
+    for el in list(body.iter(*_DROP_TAGS)):
+        if el.getparent() is not None:
+            el.drop_tree()
+    for el in [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]:
         if el.getparent() is not None:
             el.drop_tree()
     for node in _NON_ELEMENTS(body):
@@ -346,8 +349,12 @@ def _own_text(el: lxml.html.HtmlElement) -> str:
     return "".join(parts)
 
 
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
 def _is_tiny(text: str) -> bool:
-    return len(re.findall(r"[A-Za-z]{2,}", text)) < 3
+    """Fewer than three words: a figure or a label, not a claim."""
+    return sum(1 for _ in itertools.islice(_WORD.finditer(text), 3)) < 3
 
 
 def _widget_blocks(body: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
