@@ -265,6 +265,46 @@ def test_a_failing_host_goes_to_the_crawl_without_more_attempts():
     assert len(accepted) == 1  # the other four went to the crawl without trying this host
 
 
+def _raw_server(answers: dict[str, bytes]) -> socket.socket:
+    """A host that answers each path with the exact bytes given, then hangs up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                conn.sendall(answers[request.split(b" ")[1].decode()])
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_informational_answers_and_bodies_that_end_with_the_connection_are_read_whole():
+    html = b"<html><body><p>" + b"Ketamine cures addiction. " * 40 + b"</p></body></html>"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nETag: \"v2\"\r\n"
+    listener = _raw_server({
+        "/continue": b"HTTP/1.1 100 Continue\r\n\r\n" + head
+                     + b"Content-Length: %d\r\n\r\n" % len(html) + html,
+        "/until-close": head + b"\r\n" + html,  # no length: the body ends with the connection
+        "/cut-short": head + b"Content-Length: %d\r\n\r\n" % (len(html) + 10) + html,
+    })
+    port = listener.getsockname()[1]
+    try:
+        got = revalidate([FetchRequest(f"http://127.0.0.1:{port}{path}", etag='"v1"')
+                          for path in ("/continue", "/until-close", "/cut-short")],
+                         obey_robots=False)
+    finally:
+        listener.close()
+    assert [(p.status, p.body, p.header("ETag")) for p in got[:2]] == [(200, html, '"v2"')] * 2
+    assert got[2] is None  # a truncated body is never taken for the page
+
+
 def test_per_host_cap_keep_alive_and_autothrottle_are_kept():
     site = Site(delay=0.02)
     try:
@@ -297,7 +337,7 @@ def test_a_connection_the_server_closed_is_replaced(site):
 def test_a_request_it_cannot_send_leaves_the_host_usable(site):
     site.route("/same-gz", CLINIC, headers=(("Content-Type", "text/html"),
                                             ("Content-Encoding", "gzip")))
-    requests = [FetchRequest(site.url("/same-gz"), etag='"bad\nvalue"'),  # h11 refuses it
+    requests = [FetchRequest(site.url("/same-gz"), etag='"bad\nvalue"'),  # cannot go on the wire
                 FetchRequest(site.url("/caf\u00e9 menu"), etag='"v1"'),  # needs escaping
                 FetchRequest(site.url("/same-gz"), etag='"v1"')]  # a 304 naming an encoding
 
