@@ -111,6 +111,7 @@ class _Response:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
         self.headers_done = self.done = self.too_large = self.trailing = False
+        self.keep_alive = False  # read when the message completes: llhttp resets it after
         self.until_close = False  # no length given: the body ends when the server closes
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -135,6 +136,7 @@ class _Response:
     def on_message_complete(self) -> None:
         if self.headers_done:
             self.done = True
+            self.keep_alive = self.parser.should_keep_alive()
 
     def on_message_begin(self) -> None:
         if self.done:
@@ -267,6 +269,7 @@ class Revalidator:
         """One exchange, paced and capped per host; a failure marks the host for the crawl.
         A request waiting for its host's turn holds none of the overall slots, so one slow
         host does not hold up the others."""
+        request = self._request_bytes(key, target, headers)
         async with host.slots:
             now = time.monotonic()
             wait = host.next_start - now
@@ -275,7 +278,6 @@ class Revalidator:
                 await asyncio.sleep(wait)
             async with self._slots:
                 started = time.monotonic()
-                request = self._request_bytes(key, target, headers)
                 try:
                     async with asyncio.timeout(self.policy.timeout):
                         result = await self._exchange(key, host, request)
@@ -363,7 +365,7 @@ class Revalidator:
         except BaseException:
             conn.close()
             raise
-        if response.until_close or response.trailing or not response.parser.should_keep_alive():
+        if response.until_close or response.trailing or not response.keep_alive:
             conn.close()
         else:
             conn.idle_since = time.monotonic()

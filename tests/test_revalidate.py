@@ -315,6 +315,10 @@ def test_per_host_cap_keep_alive_and_autothrottle_are_kept():
         assert [p.status for p in got if p] == [304] * 24
         assert site.most_in_flight == 3
         assert site.connections <= 4  # three kept alive, one for robots.txt
+        changed = [FetchRequest(site.url(f"/same{i}"), etag='"v0"') for i in range(24)]
+        assert [p.status for p in revalidate(changed, autothrottle=False, per_host=3,
+                                             start_delay=0.0) if p] == [200] * 24
+        assert site.connections <= 8  # pages with bodies keep their connections alive too
         site.most_in_flight = 0
         # AutoThrottle aims at 2 requests in flight per host, from a start delay.
         started = time.monotonic()
