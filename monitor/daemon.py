@@ -193,7 +193,9 @@ class Daemon:
         more without) overlaps this process's and the first fetches instead of holding up
         the first changed page: the workers too in a daemon or a cycle with a page never
         analysed, only the forkserver in a cycle of pages analysed before (they fork from
-        it with the first changed page, in milliseconds; a cycle of 304s starts none)."""
+        it with the first changed page, in milliseconds; a cycle of 304s starts none).
+        `claimwatch run` has started the forkserver already, before its own set-up (see
+        monitor.forkserver); then this only forks the workers, or nothing."""
         queue_ = self._once_queue
         if queue_ is None or any(w.body_sha256 is None for w in queue_):
             pool = self._pool = self._new_pool()
