@@ -18,7 +18,7 @@ import bisect
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import regex
 
@@ -135,16 +135,6 @@ def _trie(words: Sequence[str]) -> str:
 def compile_pattern(source: str) -> regex.Pattern:
     """Compile an expanded pattern; raises regex.error with the reason."""
     return regex.compile(source, FLAGS)
-
-
-class _Ahead(NamedTuple):
-    """A sharp prefilter bound to one plain ASCII text, as bytes (see Pattern._ahead)."""
-
-    form: Any
-    blob: bytes
-
-    def search(self, pos: int, end: int) -> Any:
-        return self.form.search(self.blob, pos, end)
 
 
 class Prefilter:
@@ -368,54 +358,51 @@ class Pattern:
             pos = starts[part + 1]
         return found
 
-    def _first_possible(self, text: str, pos: int, end: int) -> int | None:
+    def _first_possible(self, text: str, blob: bytes | None, pos: int, end: int) -> int | None:
         """Where a match could start at the earliest, or None if nowhere. Plain ASCII text
-        goes to the sharp form as bytes; other text only when long: on a str the RE2 wrapper
-        encodes the text and counts characters first, which costs more than a short failing
-        search saves."""
+        (`blob`, see _ascii_bytes) goes to the sharp form; other text only when long: on a
+        str the RE2 wrapper encodes the text and counts characters first, which costs more
+        than a short failing search saves."""
         if self.prefilter is None:
             return pos
-        if plain_ascii(text):
-            m = self.prefilter.ascii_form.search(text.encode("ascii"), pos, end)
+        if blob is not None:
+            m = self.prefilter.ascii_form.search(blob, pos, end)
         elif end - pos >= _PREFILTER_MIN:
             m = self.prefilter.wide_form.search(text, pos, end)
         else:
             return pos
         return None if m is None else m.start()
 
-    def _ahead(self, text: str) -> _Ahead | None:
-        """The sharp prefilter over `text` as bytes, for plain ASCII text only: there a byte
-        offset is a character offset, so each search starts where it is told (on a str the
-        RE2 wrapper re-encodes and re-counts the whole text per call)."""
+    def _ascii_bytes(self, text: str) -> bytes | None:
+        """`text` as bytes for the sharp prefilter, if it has one and the text is plain
+        ASCII: there a byte offset is a character offset, so a search starts where it is
+        told (on a str the RE2 wrapper re-encodes and re-counts the whole text per call)."""
         if self.prefilter is None or not plain_ascii(text):
             return None
-        return _Ahead(self.prefilter.ascii_form, text.encode("ascii"))
+        return text.encode("ascii")
 
     def finditer(self, text: str, budget: Budget | None,
                  pos: int = 0, endpos: int | None = None) -> Iterator[regex.Match]:
         self.ready(budget)
         end = len(text) if endpos is None else endpos
-        first = self._first_possible(text, pos, end)
+        blob = self._ascii_bytes(text)
+        first = self._first_possible(text, blob, pos, end)
         if first is None:
             return
         pos = first
         if budget is None:
             yield from self.compiled.finditer(text, pos, end)
             return
-        ahead: Any = _UNSET
         # regex's timeout covers a whole finditer; re-arm it per match so the rule's
         # allowance, not one call's, is what runs out.
         while pos <= end:
-            if pos > first:
+            if pos > first and blob is not None:
                 # After a match: the rest of the text is usually match-free, which RE2 tells
                 # several times faster than a failing search of the exact pattern.
-                if ahead is _UNSET:
-                    ahead = self._ahead(text)
-                if ahead is not None:
-                    possible = ahead.search(pos, end)
-                    if possible is None:
-                        return
-                    pos = possible.start()
+                possible = self.prefilter.ascii_form.search(blob, pos, end)
+                if possible is None:
+                    return
+                pos = possible.start()
             try:
                 m = self.compiled.search(text, pos, end, timeout=budget.remaining())
             except TimeoutError as exc:
@@ -429,7 +416,7 @@ class Pattern:
                pos: int = 0, endpos: int | None = None) -> regex.Match | None:
         self.ready(budget)
         end = len(text) if endpos is None else endpos
-        first = self._first_possible(text, pos, end)
+        first = self._first_possible(text, self._ascii_bytes(text), pos, end)
         if first is None:
             return None
         pos = first
