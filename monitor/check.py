@@ -102,11 +102,7 @@ def process(store: Store, page: FetchedPage, ruleset: Ruleset, *, now: float | N
         result = _record(store, watch, page, ruleset, now, analysis)
         update = result.watch_update
         if reschedule:
-            failures = update.get("failures", watch.failures)
-            update["next_check"] = (
-                schedule.after_failure(watch.interval_s, failures, now)
-                if result.status in ("error", "suspect")
-                else schedule.after_success(watch.interval_s, now))
+            update["next_check"] = schedule.next_check(watch.interval_s, update["failures"], now)
             update["recheck"] = 0
         store.update_watch(watch.id, **update)
         if list_ongoing and result.status in ("unchanged", "suspect", "error"):

@@ -30,3 +30,8 @@ def after_failure(interval: int, failures: int, now: float) -> float:
     """Next check after the `failures`-th failure in a row: 1 min, 2, 4 ... up to the interval."""
     delay = FAILURE_BASE * (2 ** max(0, failures - 1))
     return now + min(float(interval), delay)
+
+
+def next_check(interval: int, failures: int, now: float) -> float:
+    """Next check of a watch that has now failed `failures` times in a row (0: it succeeded)."""
+    return after_failure(interval, failures, now) if failures else after_success(interval, now)
