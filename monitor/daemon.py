@@ -116,7 +116,7 @@ class Daemon:
         self.config = settings.config  # replaced by a reload
         self.tuning = settings.config.daemon  # not: the crawl and the pool keep their start
         self.ruleset = ruleset
-        self.rules_text = settings.rules_path.read_text(encoding="utf-8")
+        self.rules_text = ruleset.text  # the workers parse exactly what was validated
         self.notifier = notifier or Notifier()
         self.summary = CycleSummary()
         self.started = time.time()
@@ -367,8 +367,7 @@ class Daemon:
         path = self.settings.rules_path
         try:
             ruleset = load_rules(path)
-            text = path.read_text(encoding="utf-8")
-        except (RulesInvalid, OSError) as exc:
+        except RulesInvalid as exc:  # unreadable files included
             log.error("reload: keeping the running rules: %s", exc)
             self.operator_alert("rules reload failed",
                                 f"Still running the last good rules ({self.ruleset.digest}): "
@@ -378,7 +377,7 @@ class Daemon:
             log.info("reload: rules unchanged")
             return
         with self._pool_lock:
-            self.rules_text, self.ruleset = text, ruleset
+            self.rules_text, self.ruleset = ruleset.text, ruleset
         self._replace_pool(self._pool)
         self._writes.put(("reevaluate", ruleset))
         log.info("reload: rules %s loaded", ruleset.digest)

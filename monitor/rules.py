@@ -160,6 +160,7 @@ class Ruleset:
     settings: dict[str, float]
     validation_key: str = ""
     fully_validated: bool = False
+    text: str = field(default="", repr=False)  # the YAML it was built from, as validated
     patterns: list[Pattern] = field(default_factory=list, repr=False)  # every one, shared too
 
     def rule(self, rule_id: str) -> Rule | None:
@@ -335,6 +336,7 @@ def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = Tru
     builder = _Builder(path, problems, trusted=trusted)
     ruleset = builder.build(data, text)
     ruleset.validation_key = validation_key(text)
+    ruleset.text = text
     ruleset.fully_validated = not trusted and run_examples
     if not problems and run_examples and not trusted:
         for failure in check_examples(ruleset):

@@ -386,3 +386,15 @@ def test_a_page_whose_processing_raises_backs_off_instead_of_looping(tmp_path, r
         assert after.failures == 1 and "RuntimeError: boom" in after.last_error
         assert after.next_check > time.time() + 30  # retried in a minute, not at the next feed
         assert store.fetch_log(watch.id)[0]["outcome"] == "error"
+
+
+def test_the_workers_get_the_rules_text_that_was_validated(tmp_path):
+    from monitor.daemon import Daemon, DaemonSettings
+    from monitor.rules import load_rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.read_text())
+    validated = load_rules(path)
+    path.write_text("edited: after validation\n")  # as by an editor, before the daemon starts
+    daemon_ = Daemon(DaemonSettings(state_dir=tmp_path / "state", rules_path=path), validated)
+    assert daemon_.rules_text == RULES.read_text()
