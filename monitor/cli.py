@@ -289,6 +289,8 @@ def rules_test(settings: Settings, file: str | None) -> None:
         ruleset = parse_rules(path.read_text(encoding="utf-8"), str(path), run_examples=False)
     except OSError as exc:
         raise Failure(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise Failure(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except RulesInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

@@ -319,6 +319,8 @@ def load_rules(path: str | Path, *, known_good: Collection[str] = ()) -> Ruleset
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesInvalid([RulesError(f"cannot read: {exc.strerror}", path=path)]) from None
+    except UnicodeDecodeError as exc:
+        raise RulesInvalid([RulesError(f"not UTF-8 text (byte {exc.start})", path=path)]) from None
     return parse_rules(text, path, trusted=validation_key(text) in known_good)
 
 

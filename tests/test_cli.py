@@ -79,6 +79,16 @@ def test_broken_rules_stop_check_with_file_line_rule_field(tmp_path):
     assert f"{broken}:" in run.stderr and "field 'severity'" in run.stderr
 
 
+def test_a_rules_file_that_is_not_utf8_is_a_one_line_error_everywhere(tmp_path):
+    latin = tmp_path / "rules.yaml"
+    latin.write_bytes(RULES.read_bytes() + b"# r\xe9sum\xe9 in Latin-1\n")
+    for args in (("check", "http://127.0.0.1:9/", "--state", str(tmp_path), "--rules", str(latin)),
+                 ("rules", "lint", str(latin)), ("rules", "test", str(latin))):
+        run = claimwatch(*args)
+        assert run.returncode in (1, 2) and "Traceback" not in run.stderr, args
+        assert f"{latin}: not UTF-8 text" in run.stderr, args
+
+
 def test_unusable_state_dir_is_a_one_line_error(tmp_path):
     (tmp_path / "claimwatch.db").write_text("garbage " * 100)
     run = claimwatch("check", "http://127.0.0.1:9/", "--state", str(tmp_path), "--rules",
