@@ -115,6 +115,28 @@ def test_sigterm_finishes_and_exits_0_within_10s(state):
     assert "stopping" in log_of(proc)
 
 
+def test_a_page_for_scrapy_starts_it_inside_the_running_daemon_and_sigterm_still_ends_it(
+        site, state):
+    # The daemon's loop starts without Twisted; the 404 is the crawl's to describe, so
+    # Twisted's reactor joins the running loop, and a stop then goes through its shutdown.
+    site.serve("/plain/", page("ridgeline/v1.html"))
+    site.serve("/gone/", page("ridgeline/v1.html"))
+    site.fault("/gone/", "404")
+    for path in ("/plain/", "/gone/"):
+        watch_due_now(state, site.url(path))
+    with daemon(state) as proc:
+        wait_until(lambda: checked(state, site.url("/gone/")) and checked(state, site.url(
+            "/plain/")), 30, "both pages recorded")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    with Store.in_dir(state) as store:
+        assert store.watch(site.url("/gone/")).last_status == "error"
+        assert store.watch(site.url("/plain/")).last_status == "first"
+    assert "1 handed on to the crawl" in log_of(proc)
+
+
 def test_sighup_keeps_the_last_good_rules_then_applies_new_ones(site, state, tmp_path):
     rules = tmp_path / "rules.yaml"
     shutil.copy(RULES, rules)
