@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 from dataclasses import dataclass, field
 
 
@@ -33,6 +34,14 @@ class FetchedPage:
         """A response header by name, case-insensitively (Scrapy title-cases them: 'Etag')."""
         wanted = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+    def body_sha256(self) -> str:
+        """Hex SHA-256 of the body, computed once per body: the daemon, the check and the
+        worker each need it (kept with the body it hashes, so a new body gets a new hash)."""
+        cached = self.__dict__.get("_sha256")
+        if cached is None or cached[0] is not self.body:
+            cached = self.__dict__["_sha256"] = (self.body, hashlib.sha256(self.body).hexdigest())
+        return cached[1]
 
     @property
     def ok(self) -> bool:

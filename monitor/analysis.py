@@ -6,7 +6,6 @@ sqlite-utils): it keeps their forkserver's start-up, which a cycle may wait for,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ def document_digest(doc: Document) -> str:
 
 def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
     """Extract a fetched page and run the rules over it, unless it is suspect."""
-    body_sha = hashlib.sha256(page.body).hexdigest()
+    body_sha = page.body_sha256()
     doc = extract(page.text(), page.final_url or page.url)
     reason = intrinsic_reason(doc)
     if reason:

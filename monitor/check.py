@@ -9,7 +9,6 @@ transaction.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -131,7 +130,7 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
         result.watch_update.update(etag=None, last_modified=None)
         result.error = "304 Not Modified but no earlier snapshot to compare with"
         return _failed(store, watch, page, result, now)
-    body_sha = hashlib.sha256(page.body).hexdigest()
+    body_sha = page.body_sha256()
     fetch_fields["body_sha256"] = body_sha
     if head is not None and body_sha == watch.body_sha256:
         return _unchanged(store, watch, page, result, now, fetch_fields, head.title)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import functools
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -435,7 +434,7 @@ class Daemon:
             log.warning("page for an unknown watch: %s", page.url)
             return
         changed = (page.ok and not page.not_modified and bool(page.body)
-                   and hashlib.sha256(page.body).hexdigest() != watch.body_sha256)
+                   and page.body_sha256() != watch.body_sha256)
         if changed:
             self._to_analyse.put((watch, page))
         else:

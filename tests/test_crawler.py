@@ -154,3 +154,19 @@ def test_components_a_monitor_never_uses_are_not_even_imported(tmp_path):
                              text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_pages_body_hash_is_computed_once_per_body_and_travels_with_it():
+    import hashlib
+    import pickle
+
+    from crawler.items import FetchedPage
+
+    page = FetchedPage("http://127.0.0.1/p", 200, body=b"x" * 30_000)
+    assert page.body_sha256() == hashlib.sha256(page.body).hexdigest()
+    sent = pickle.dumps(page)  # to a worker, which needs the hash too
+    assert len(sent) < 31_000  # the body once, not once more beside its hash
+    assert pickle.loads(sent).body_sha256() == page.body_sha256()
+    page.body = b"another body"
+    assert page.body_sha256() == hashlib.sha256(b"another body").hexdigest()
+    assert page == FetchedPage("http://127.0.0.1/p", 200, body=b"another body")
