@@ -310,14 +310,12 @@ class Revalidator:
         authority = hostname if port == default_port else f"{hostname}:{port}"
         if ":" in hostname:
             authority = f"[{hostname}]" if port == default_port else f"[{hostname}]:{port}"
-        lines = [f"GET {target} HTTP/1.1\r\nHost: {authority}\r\n"
-                 f"User-Agent: {self.policy.user_agent}\r\n"]
-        for name, value in headers:
-            lines.append(f"{name}: {value}\r\n")
-        head = "".join(lines)
         values = [authority, self.policy.user_agent, *(value for _, value in headers)]
         if not all(v.isascii() and v.isprintable() for v in values):
             raise _Unsettled("cannot send: a header value that is not printable ASCII")
+        head = (f"GET {target} HTTP/1.1\r\nHost: {authority}\r\n"
+                f"User-Agent: {self.policy.user_agent}\r\n"
+                + "".join(f"{name}: {value}\r\n" for name, value in headers))
         return head.encode("ascii") + _HEADERS + b"\r\n"
 
     async def _exchange(self, key: tuple[str, str, int], host: _Host,
