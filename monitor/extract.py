@@ -14,6 +14,7 @@ import itertools
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.etree
@@ -189,9 +190,20 @@ def _strip_invisible(body: lxml.html.HtmlElement) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------- main text
 
-def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
-    import trafilatura  # heavy import; only paid by processes that extract
+@functools.cache
+def _trafilatura() -> Any:
+    """trafilatura, imported on first use (only processes that extract pay for it), with its
+    attribute prunes gated (monitor.prunegate)."""
+    import trafilatura
 
+    from monitor import prunegate
+
+    prunegate.install()
+    return trafilatura
+
+
+def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
+    trafilatura = _trafilatura()
     try:
         # fast=True skips trafilatura's fallback extractors: our own widget pass recovers what
         # they would, and on every page we tested the main text was identical, at 2/3 the cost.
