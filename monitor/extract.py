@@ -154,14 +154,29 @@ class _MainText:
         return not any(f in k for f in self.figures)
 
 
+def _html_parser() -> lxml.html.HTMLParser:
+    """lxml.html's parser with the element classes picked in C: its own lookup calls back into
+    Python for every element lxml hands out (a twentieth of extraction), only to give form
+    fields classes nothing here uses. (One parser for all threads, like lxml.html's own:
+    lxml serialises its use.)"""
+    parser = lxml.html.HTMLParser()
+    parser.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+    return parser
+
+
+_PARSER = _html_parser()
+
+
 def _parse(html: str) -> lxml.html.HtmlElement | None:
     if not html or not html.strip():
         return None
     try:
-        tree = lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html, parser=_PARSER)
     except (lxml.etree.ParserError, ValueError):
         try:
-            tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+            tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=_PARSER)
         except (lxml.etree.ParserError, ValueError):
             return None
     return tree
