@@ -141,13 +141,42 @@ class Prefilter:
     """Two RE2 forms of a pattern: a sharp one for ASCII text, where RE2's classes and word
     boundaries mean what the regex module's mean, and a wide one for any other text."""
 
+    __slots__ = ("ascii_form", "wide_form", "_ascii_start", "_wide_start")
+
     def __init__(self, ascii_form: Any, wide_form: Any) -> None:
         self.ascii_form = ascii_form
         self.wide_form = wide_form
+        self._ascii_start = _start_finder(ascii_form)
+        self._wide_start = _start_finder(wide_form)
 
-    def search(self, text: str | bytes, pos: int, end: int, ascii_text: bool) -> Any:
-        form = self.ascii_form if ascii_text else self.wide_form
-        return form.search(text, pos, end)
+    def start(self, blob: bytes, pos: int, end: int, ascii_text: bool) -> int:
+        """Byte offset in `blob` of the leftmost place from `pos` where a match could start,
+        or -1 if there is none before `end`."""
+        return (self._ascii_start if ascii_text else self._wide_start)(blob, pos, end)
+
+
+def _start_finder(form: Any) -> Any:
+    """Where `form` first matches in bytes, as an offset (-1: nowhere), asked of RE2's own
+    object: the wrapper's search makes a generator and a match object per call, as much
+    again as a short scan (a prefilter is asked hundreds of times a page). Through the
+    wrapper if it ever stops exposing that object."""
+    raw, anchor = getattr(form, "_regexp", None), getattr(re2, "_Anchor", None)
+    if raw is None or anchor is None:  # pragma: no cover - another google-re2 layout
+
+        def through_wrapper(blob: bytes, pos: int, end: int) -> int:
+            m = form.search(blob, pos, end)
+            return -1 if m is None else m.start()
+
+        return through_wrapper
+    match, unanchored = raw.Match, anchor.UNANCHORED
+
+    def start(blob: bytes, pos: int, end: int) -> int:
+        end = min(end, len(blob))
+        if pos > end:
+            return -1
+        return match(unanchored, blob, pos, end)[0][0]
+
+    return start
 
 
 def prefilter_for(source: str) -> Prefilter | None:
@@ -348,11 +377,11 @@ class Pattern:
         pos, end = 0, len(blob)
         sharp = plain_ascii(blob) if ascii_text is None else ascii_text
         while pos < end:
-            m = self.prefilter.search(blob, pos, end, sharp)
-            if m is None:
+            start = self.prefilter.start(blob, pos, end, sharp)
+            if start < 0:
                 break
-            part = bisect.bisect_right(starts, m.start()) - 1
-            found.append((part, m.start() - starts[part]))
+            part = bisect.bisect_right(starts, start) - 1
+            found.append((part, start - starts[part]))
             if part + 1 >= len(starts):
                 break
             pos = starts[part + 1]
@@ -366,12 +395,12 @@ class Pattern:
         if self.prefilter is None:
             return pos
         if blob is not None:
-            m = self.prefilter.ascii_form.search(blob, pos, end)
-        elif end - pos >= _PREFILTER_MIN:
+            start = self.prefilter.start(blob, pos, end, True)
+            return None if start < 0 else start
+        if end - pos >= _PREFILTER_MIN:
             m = self.prefilter.wide_form.search(text, pos, end)
-        else:
-            return pos
-        return None if m is None else m.start()
+            return None if m is None else m.start()
+        return pos
 
     def _ascii_bytes(self, text: str) -> bytes | None:
         """`text` as bytes for the sharp prefilter, if it has one and the text is plain
@@ -399,10 +428,10 @@ class Pattern:
             if pos > first and blob is not None:
                 # After a match: the rest of the text is usually match-free, which RE2 tells
                 # several times faster than a failing search of the exact pattern.
-                possible = self.prefilter.ascii_form.search(blob, pos, end)
-                if possible is None:
+                possible = self.prefilter.start(blob, pos, end, True)
+                if possible < 0:
                     return
-                pos = possible.start()
+                pos = possible
             try:
                 m = self.compiled.search(text, pos, end, timeout=budget.remaining())
             except TimeoutError as exc:
