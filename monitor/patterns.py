@@ -161,7 +161,7 @@ def _start_finder(form: Any) -> Any:
     again as a short scan (a prefilter is asked hundreds of times a page). Through the
     wrapper if it ever stops exposing that object."""
     raw, anchor = getattr(form, "_regexp", None), getattr(re2, "_Anchor", None)
-    if raw is None or anchor is None:  # pragma: no cover - another google-re2 layout
+    if raw is None or anchor is None:  # another google-re2 layout
 
         def through_wrapper(blob: bytes, pos: int, end: int) -> int:
             m = form.search(blob, pos, end)

@@ -364,6 +364,24 @@ def test_re2_also_decides_where_a_short_text_is_searched_by_the_slow_engine():
     assert slow.search("aab", budget).group() == "aab"
 
 
+def test_prefilter_start_agrees_with_the_re2_wrappers_search():
+    from monitor.patterns import _start_finder, re2
+
+    form = re2.compile("(?m)^cure|sober\\b")
+    find = _start_finder(form)
+
+    class WrapperOnly:  # a google-re2 that no longer exposes its RE2 object
+        search = staticmethod(form.search)
+
+    slow = _start_finder(WrapperOnly())
+    blob = b"we cure; sober\ncure sobering sober"
+    for pos in range(len(blob) + 2):
+        for end in (len(blob), len(blob) - 6, pos, pos - 1, len(blob) + 5):
+            m = form.search(blob, pos, end)
+            expected = -1 if m is None else m.start()
+            assert find(blob, pos, end) == slow(blob, pos, end) == expected, (pos, end)
+
+
 def test_prefilter_is_a_superset_of_the_pattern():
     from monitor.patterns import Pattern, compile_pattern, relax
 
