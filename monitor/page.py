@@ -8,8 +8,9 @@ markdown `[text](url)` for a link).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from monitor.extract import Document, Paragraph
 from monitor.patterns import Budget, Pattern, plain_ascii
@@ -25,12 +26,16 @@ class Para:
     kind: str
     links: tuple[str, ...]
     section: str
-    spans: list[tuple[int, int]] = field(default_factory=list)
-    _starts: list[int] = field(default_factory=list, repr=False)
 
-    def __post_init__(self) -> None:
-        self.spans = sentence_spans(self.text) or [(0, len(self.text))]
-        self._starts = [a for a, _ in self.spans]
+    @functools.cached_property
+    def spans(self) -> list[tuple[int, int]]:
+        """(start, end) of each sentence, found when first asked for: most paragraphs of a
+        page never hold a match."""
+        return sentence_spans(self.text) or [(0, len(self.text))]
+
+    @functools.cached_property
+    def _starts(self) -> list[int]:
+        return [a for a, _ in self.spans]
 
     def sentence_at(self, pos: int) -> tuple[int, int]:
         i = max(0, bisect.bisect_right(self._starts, pos) - 1)
