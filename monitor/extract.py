@@ -120,15 +120,16 @@ def extract(html: str, url: str | None = None) -> Document:
         return Document(title, tuple(main))
     visible, noscript = _strip_invisible(body)
     seen = _MainText(main)
-    extras = [p for p in _widget_blocks(body, url) if not seen.repeats(p)]
-    # De-duplicate extras that repeat each other (responsive layouts render widgets twice).
+    # Widgets that only repeat the main text, or each other (responsive layouts render
+    # widgets twice), are left out.
     unique: list[Paragraph] = []
     keys: set[str] = set()
-    for p in extras:
+    for p in _widget_blocks(body, url):
         k = key(p.text)
         if k and k not in keys:
             keys.add(k)
-            unique.append(p)
+            if not seen.repeats(k):
+                unique.append(p)
     return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique))
 
 
@@ -140,13 +141,12 @@ class _MainText:
         self.joined = " ".join(self.keys)
         # Figures trafilatura kept alone ("94%"), split from the caption that makes them a claim.
         self.figures = [k for p, k in zip(main, self.keys, strict=True)
-                        if k and _STATISTIC.search(p.text) and _is_tiny(p.text)]
+                        if k and _is_tiny(p.text) and _STATISTIC.search(p.text)]
 
-    def repeats(self, widget: Paragraph) -> bool:
-        """A widget only repeats the main text when its text runs on in it, unless the main
-        text split it at a bare figure: then only the widget keeps figure and caption
-        together."""
-        k = key(widget.text)
+    def repeats(self, k: str) -> bool:
+        """Whether a widget (its text's key `k`) only repeats the main text: its text runs on
+        in it, unless the main text split it at a bare figure (then only the widget keeps
+        figure and caption together)."""
         if k not in self.joined:
             return False
         if any(k in pk for pk in self.keys):
