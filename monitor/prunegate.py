@@ -19,12 +19,13 @@ from typing import Any
 
 import lxml.etree
 
-_TERM = r"(?:re:test|contains)\(@(?:id|class), '[^'\n]*'\)"
+_TERM = r"(?:re:test|contains)\(\s*@(?:id|class)\s*,\s*'[^'\n]*'\s*\)"
 # A first predicate on the element's name, a second made only of attribute tests; any further
-# predicate only narrows what is selected.
-_SHAPE = re.compile(r"\.//\*\[self::\w+(?: or self::\w+)*\]\[\s*(" + _TERM + r"(?: or "
-                    + _TERM + r")*)\s*\](.*)", re.S)
-_TESTS = re.compile(r"(re:test|contains)\(@(id|class), '([^'\n]*)'\)")
+# predicate only narrows what is selected. (White space is matched, not normalised: it may be
+# part of a quoted pattern.)
+_SHAPE = re.compile(r"\s*\.//\*\[\s*self::\w+(?:\s+or\s+self::\w+)*\s*\]\s*\[\s*("
+                    + _TERM + r"(?:\s+or\s+" + _TERM + r")*)\s*\](.*)", re.S)
+_TESTS = re.compile(r"(re:test|contains)\(\s*@(id|class)\s*,\s*'([^'\n]*)'\s*\)")
 _QUOTED = re.compile(r"'[^']*'")
 # Groups whose meaning cannot change when a value is searched among others, one per line:
 # plain groups, and lookarounds over word characters (they never match the line break).
@@ -44,7 +45,7 @@ def gate_for(paths: tuple[str, ...]) -> Gate | None:
         return None  # libxml2 alone evaluates these faster than the values can be collected
     tests: list[tuple[str, re.Pattern[str] | None, str]] = []
     for path in paths:
-        shape = _SHAPE.fullmatch(" ".join(path.split()))
+        shape = _SHAPE.fullmatch(path)
         if shape is None or "|" in _QUOTED.sub("", shape.group(2)):
             return None
         for function, attr, argument in _TESTS.findall(shape.group(1)):

@@ -35,6 +35,15 @@ def test_other_shapes_are_not_gated(path):
     assert prunegate.gate_for((path,)) is None
 
 
+def test_white_space_inside_a_pattern_is_kept():
+    gate = prunegate.gate_for((".//*[self::div][\n  re:test(@class, '^article  body')]",))
+    two = lxml.html.document_fromstring('<html><body><div class="article  body">x</div></body>'
+                                        "</html>")
+    one = lxml.html.document_fromstring('<html><body><div class="article body">x</div></body>'
+                                        "</html>")
+    assert gate(two) and not gate(one)
+
+
 @pytest.mark.parametrize("name", ["OVERALL_DISCARD_XPATH", "DISCARD_IMAGE_ELEMENTS"])
 def test_prunes_of_other_shapes_or_without_callbacks_are_not_gated(name):
     # DISCARD_IMAGE_ELEMENTS only uses contains(), which libxml2 evaluates faster than the
