@@ -4,7 +4,8 @@ trafilatura keeps articles and drops navigation, footers and cookie banners, but
 widgets where clinics put their boldest claims (stat counters, testimonial cards, hero banners).
 So the document is trafilatura's paragraphs followed by every other content block of the page
 once header, nav, footer, sidebars and banners are removed, each widget kept as one paragraph so
-a number and its caption stay together. Only this module imports trafilatura.
+a number and its caption stay together. Only this module imports trafilatura, and
+monitor.prunegate, which it installs over trafilatura's attribute prunes.
 """
 
 from __future__ import annotations
