@@ -843,8 +843,13 @@ def mode_history(a: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def _add_history(db: Path, copies: int) -> int:
-    """Give every watch `copies` more snapshots: copies of its latest, with evidence and log."""
-    with sqlite3.connect(db) as conn:
+    """Give every watch `copies` more snapshots: copies of its latest, with evidence and log.
+
+    The one big transaction leaves the WAL as large as the history it added; it is
+    checkpointed and truncated before returning, as SQLite's auto-checkpoint keeps a
+    daemon's WAL small, or the first cycle on the copy would pay for folding it back."""
+    conn = sqlite3.connect(db)
+    with conn:
         latest = conn.execute(
             "SELECT * FROM snapshots WHERE id IN (SELECT max(id) FROM snapshots GROUP BY watch_id)"
         ).fetchall()
@@ -875,6 +880,12 @@ def _add_history(db: Path, copies: int) -> int:
                     "outcome": "changed", "http_status": row["http_status"], "error": None,
                     "reason": None, "elapsed": 0.1, "snapshot_id": new_id})
                 added += 1
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise RuntimeError(f"{db}: the WAL could not be checkpointed (database busy)")
+    finally:
+        conn.close()
     return added
 
 
