@@ -32,6 +32,7 @@ from monitor.patterns import (
     PatternTimeout,
     alternation,
     compile_pattern,
+    exact_only,
     expand,
     references,
 )
@@ -742,7 +743,13 @@ class _Builder:
 # ---------------------------------------------------------------------------- examples
 
 def check_examples(ruleset: Ruleset) -> list[RulesError]:
-    """Run every example of every rule and disclaimer class; one error per failing example."""
+    """Run every example of every rule and disclaimer class; one error per failing example.
+    (On the exact patterns alone: see patterns.exact_only.)"""
+    with exact_only(ruleset.patterns):
+        return _failing_examples(ruleset)
+
+
+def _failing_examples(ruleset: Ruleset) -> list[RulesError]:
     failures: list[RulesError] = []
     for name, cls in ruleset.disclaimers.items():
         for expect in ("match", "nomatch"):

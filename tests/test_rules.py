@@ -416,6 +416,33 @@ def test_prefilter_is_a_superset_of_the_pattern():
     assert footnote.possible_in(b"85% of 120 patients", [0]) == []
 
 
+def test_validation_runs_the_examples_without_building_a_prefilter():
+    """The daemon's own process validates the rules but never evaluates a page (its workers
+    do): building 134 RE2 programs there only cost it a tenth of a second and 9 MB."""
+    from monitor.patterns import _UNSET
+
+    validated = load_rules(RULES_FILE)
+    assert validated.fully_validated
+    assert [p.source for p in validated.patterns if p._prefilter is not _UNSET] == []
+    assert all(p.prefilter is not None for p in validated.patterns)  # built when first used
+    # Examples still run, on the exact patterns: one the pattern misses still fails.
+    assert problems(BASE.replace('"Ketamine cures addiction."', '"Ketamine heals."')) == [
+        "r.yaml:27: rule 'cure': field 'examples.match': example does not match: "
+        "'Ketamine heals.'"]
+
+
+def test_exact_only_keeps_built_prefilters_and_restores_the_rest_after_an_error():
+    from monitor.patterns import _UNSET, exact_only
+
+    built, unbuilt = Pattern("a", r"\bcure\b"), Pattern("b", r"\bheal\b")
+    prefilter = built.prefilter
+    with pytest.raises(RuntimeError), exact_only([built, unbuilt]):
+        assert built.prefilter is prefilter and unbuilt.prefilter is None
+        assert [m.group() for m in unbuilt.finditer("we heal", None)] == ["heal"]
+        raise RuntimeError("an example crashed")
+    assert built.prefilter is prefilter and unbuilt._prefilter is _UNSET
+
+
 def test_prefilters_change_no_finding_on_any_case_or_page(ruleset, monkeypatch):
     """The RE2 prefilter must only skip work: same findings with and without it."""
     import yaml
