@@ -7,11 +7,11 @@ sqlite-utils): it keeps their forkserver's start-up, which a cycle may wait for,
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crawler.items import FetchedPage
+from monitor import blobs
 from monitor.extract import Document, extract
 from monitor.suspect import intrinsic_reason
 from monitor.text import digest
@@ -53,12 +53,11 @@ def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
 
 
 def pack_document(document: Document) -> bytes:
-    """An extracted document as a snapshot stores it (compressed JSON). Workers call this
-    too, so the writer thread does not have to."""
-    return zlib.compress(json.dumps(document.to_dict(), ensure_ascii=False).encode(), 6)
+    """An extracted document as a snapshot stores it (compressed JSON, monitor.blobs).
+    Workers call this too, so the writer thread does not have to."""
+    return blobs.pack(json.dumps(document.to_dict(), ensure_ascii=False).encode())
 
 
 def pack_body(body: bytes) -> bytes:
-    """A raw page as its evidence stores it (compressed). Level 1: a third of level 6's time
-    for an eighth more bytes, on a blob written for every change and seldom read."""
-    return zlib.compress(body, 1)
+    """A raw page as its evidence stores it (compressed, monitor.blobs)."""
+    return blobs.pack(body)

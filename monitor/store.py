@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
+from monitor import blobs
 from monitor.analysis import pack_body, pack_document
 from monitor.errors import StoreError
 from monitor.extract import Document
@@ -216,7 +216,7 @@ class Snapshot:
 
     @property
     def document(self) -> Document:
-        return Document.from_dict(json.loads(zlib.decompress(self._document)))
+        return Document.from_dict(json.loads(blobs.unpack(self._document)))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Snapshot:
@@ -620,7 +620,7 @@ class Store:
             return None
         r = rows[0]
         return Evidence(r["id"], r["snapshot_id"], r["url"], r["final_url"], r["fetched_at"],
-                        r["http_status"], json.loads(r["headers"]), zlib.decompress(r["body"]),
+                        r["http_status"], json.loads(r["headers"]), blobs.unpack(r["body"]),
                         r["sha256"], r["size"])
 
     # -- findings
