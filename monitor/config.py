@@ -13,6 +13,7 @@ dataclass, one `SECTIONS` entry and one `Config` field.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 import types
@@ -94,7 +95,7 @@ class DaemonConfig:
     @property
     def worker_count(self) -> int:
         """`workers`, with 0 resolved to one per CPU."""
-        return self.workers or max(1, os.cpu_count() or 1)
+        return self.workers or _cpus()
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,13 @@ class Config:
 # Sections of the file: [name] -> the dataclass its keys build. A new section goes here.
 SECTIONS: dict[str, type] = {"notify": NotifyConfig, "daemon": DaemonConfig}
 _TOP_LEVEL = ("state_dir", "rules")
+
+
+@functools.cache
+def _cpus() -> int:
+    # Read once: the daemon asks for every page it submits, and each os.cpu_count() reads
+    # a file in /sys.
+    return max(1, os.cpu_count() or 1)
 
 
 def find_config(path: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
