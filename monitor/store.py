@@ -704,9 +704,8 @@ class Store:
             [kind, audience, watch_id, snapshot_id, now, json.dumps(sorted(set(tags))),
              json.dumps(payload, ensure_ascii=False), now])
         outbox_id = int(cur.lastrowid)
-        for finding_id in finding_ids:
-            self.db.execute("INSERT OR IGNORE INTO outbox_findings(outbox_id, finding_id)"
-                            " VALUES (?, ?)", [outbox_id, finding_id])
+        self.db.conn.executemany("INSERT OR IGNORE INTO outbox_findings(outbox_id, finding_id)"
+                                 " VALUES (?, ?)", [(outbox_id, f) for f in finding_ids])
         return outbox_id
 
     def outbox_row(self, outbox_id: int) -> OutboxRow | None:
