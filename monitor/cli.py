@@ -74,18 +74,21 @@ class Settings:
         """The validated rules (`rules_path`); RulesInvalid, exit 2, if they are not. With a
         store, a file this engine already validated in full is not validated again, and a
         command `evaluating` pages in this process takes the patterns the daemon's
-        forkserver compiled (monitor.patterncache) instead of compiling them again."""
+        forkserver compiled (monitor.patterncache) instead of compiling them again. Patterns
+        compiled here to validate them are saved there for the forkserver likewise."""
+        from monitor import patterncache
         from monitor.rules import load_rules
 
         if store is None:
             return load_rules(self.rules_path(given))
         known = json.loads(store.meta(RULES_VALIDATED) or "[]")
         ruleset = load_rules(self.rules_path(given), known_good=known)
-        if ruleset.fully_validated and ruleset.validation_key not in known:
-            store.set_meta(RULES_VALIDATED, json.dumps([ruleset.validation_key, *known][:8]))
-        elif evaluating and not ruleset.fully_validated:
-            from monitor import patterncache
-
+        if ruleset.fully_validated:
+            patterncache.save(store.path.parent, ruleset.patterns)
+            if ruleset.validation_key not in known:
+                store.set_meta(RULES_VALIDATED,
+                               json.dumps([ruleset.validation_key, *known][:8]))
+        elif evaluating:
             patterncache.load(store.path.parent, ruleset.patterns)
         return ruleset
 

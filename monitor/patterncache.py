@@ -68,6 +68,31 @@ def load(directory: Path, patterns: Sequence[Pattern]) -> bool:
     return True
 
 
+def ready(directory: Path | None, patterns: Sequence[Pattern]) -> bool:
+    """Give every pattern its compiled form and its prefilter: from the cache file if there is
+    one, else compiled here and saved. True if the cache supplied the compiled forms.
+
+    Compiling, the prefilters come first, and before each pattern the cache is looked for
+    again: when the rules are new to the state directory, the daemon's own process compiles
+    the same patterns at the same time to validate them, and saves them as soon as it has
+    (`claimwatch run`'s forkserver then takes them rather than finishing the work)."""
+    path = cache_path(directory, patterns) if directory is not None else None
+    cached = path is not None and load(path.parent, patterns)
+    if not cached:
+        for pattern in patterns:
+            pattern.prefilter  # noqa: B018 - built on access
+        for pattern in patterns:
+            if path is not None and path.exists() and load(path.parent, patterns):
+                cached = True
+                break
+            pattern.ready(None)
+    for pattern in patterns:
+        pattern.ready(None)  # the prefilters, if the cache came first
+    if path is not None and not cached:
+        save(path.parent, patterns)
+    return cached
+
+
 def save(directory: Path, patterns: Sequence[Pattern]) -> None:
     """Write the patterns' compiled forms (readable and writable by this user only) in place
     of any earlier cache file; a directory that cannot take it only means compiling again."""

@@ -43,10 +43,7 @@ def _preload() -> None:
         if pid != os.getppid():
             return
         ruleset = parse_rules(text, path, trusted=True)
-        cached = cache_dir is not None and patterncache.load(Path(cache_dir), ruleset.patterns)
-        ruleset.compile_all()
-        if cache_dir is not None and not cached:
-            patterncache.save(Path(cache_dir), ruleset.patterns)
+        patterncache.ready(Path(cache_dir) if cache_dir is not None else None, ruleset.patterns)
     except Exception:  # noqa: BLE001 - workers then compile on first use, as without it
         return
     _preloaded = (text, ruleset)

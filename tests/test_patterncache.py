@@ -92,7 +92,12 @@ def test_a_check_takes_the_patterns_the_daemon_compiled(tmp_path: Path, monkeypa
     monkeypatch.delenv("CLAIMWATCH_CONFIG", raising=False)
     settings = Settings(None)
     with Store.in_dir(tmp_path) as store:
-        settings.rules(str(RULES), store)  # validated in full once, then known good
+        settings.rules(str(RULES), store)  # validated in full once (patterns saved)
+        saved = settings.rules(str(RULES), store, evaluating=True)  # then known good
+        assert not saved.fully_validated
+        assert all(p._compiled is not None for p in saved.patterns)
+        for cache in tmp_path.glob("patterns-*.pickle"):
+            cache.unlink()
         plain = settings.rules(str(RULES), store, evaluating=True)
         assert not plain.fully_validated
         assert any(p._compiled is None for p in plain.patterns)  # compiled on first use
@@ -104,3 +109,75 @@ def test_a_check_takes_the_patterns_the_daemon_compiled(tmp_path: Path, monkeypa
         # The daemon's own process evaluates no page: it leaves them to its workers.
         daemons = settings.rules(str(RULES), store)
         assert any(p._compiled is None for p in daemons.patterns)
+
+
+def _counting_compiles(monkeypatch, on_call=None) -> list[str]:
+    from monitor import patterns
+
+    calls: list[str] = []
+    real = patterns.compile_pattern
+
+    def compile_pattern(source: str):
+        calls.append(source)
+        if on_call is not None:
+            on_call(len(calls))
+        return real(source)
+
+    monkeypatch.setattr(patterns, "compile_pattern", compile_pattern)
+    return calls
+
+
+def _all_ready(rules) -> bool:
+    from monitor.patterns import _UNSET
+
+    return all(p._compiled is not None and p._prefilter is not _UNSET for p in rules.patterns)
+
+
+def test_ready_compiles_and_saves_when_there_is_no_cache(tmp_path: Path, monkeypatch):
+    rules = trusted_rules()
+    calls = _counting_compiles(monkeypatch)
+    assert not patterncache.ready(tmp_path, rules.patterns)
+    assert len(calls) == len(rules.patterns) and _all_ready(rules)
+    assert patterncache.cache_path(tmp_path, rules.patterns).exists()
+    assert not patterncache.ready(None, trusted_rules().patterns)  # no directory: compiles
+
+
+def test_ready_takes_a_cache_that_is_there_and_compiles_nothing(tmp_path: Path, monkeypatch):
+    compiled = trusted_rules()
+    compiled.compile_all()
+    patterncache.save(tmp_path, compiled.patterns)
+    rules = trusted_rules()
+    calls = _counting_compiles(monkeypatch)
+    assert patterncache.ready(tmp_path, rules.patterns)
+    assert calls == [] and _all_ready(rules)
+
+
+def test_ready_takes_the_cache_the_daemon_saves_while_it_compiles(tmp_path: Path, monkeypatch):
+    """`claimwatch run` validating new rules compiles them in its own process while the
+    forkserver does too; the forkserver stops compiling once the daemon has saved them."""
+    validated = trusted_rules()
+    validated.compile_all()
+    rules = trusted_rules()
+
+    def daemon_saves(n: int) -> None:
+        if n == 3:
+            patterncache.save(tmp_path, validated.patterns)
+
+    calls = _counting_compiles(monkeypatch, daemon_saves)
+    assert patterncache.ready(tmp_path, rules.patterns)
+    assert len(calls) == 3 < len(rules.patterns) and _all_ready(rules)
+    doc = document_from_text(PAGE)
+    assert ([f.fingerprint for f in rules.evaluate(doc).findings]
+            == [f.fingerprint for f in validated.evaluate(doc).findings])
+
+
+def test_validating_new_rules_saves_their_patterns_for_the_forkserver(tmp_path: Path,
+                                                                      monkeypatch):
+    from monitor.cli import Settings
+    from monitor.store import Store
+
+    monkeypatch.delenv("CLAIMWATCH_CONFIG", raising=False)
+    with Store.in_dir(tmp_path) as store:
+        assert Settings(None).rules(str(RULES), store).fully_validated
+    calls = _counting_compiles(monkeypatch)
+    assert patterncache.ready(tmp_path, trusted_rules().patterns) and calls == []
