@@ -257,6 +257,7 @@ def test_plain_ascii_agrees_with_the_character_classes_it_stands_for():
 
     not_plain = stdlib_re.compile(r"[^\x00-\x0a\x0c-\x1b\x20-\x7f]")
     for text in ("plain text, 100%", "caf\u00e9", "tab\tand\nnewline", "vt\x0bhere", "fs\x1c",
+                 "gs\x1d", "rs\x1e",
                  "us\x1f", "del\x7f", "", "\u2019quote"):
         expected = not_plain.search(text) is None
         assert plain_ascii(text) is expected, text
