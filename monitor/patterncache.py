@@ -77,12 +77,28 @@ def ready(directory: Path | None, patterns: Sequence[Pattern]) -> bool:
     the same patterns at the same time to validate them, and saves them as soon as it has
     (`claimwatch run`'s forkserver then takes them rather than finishing the work)."""
     path = cache_path(directory, patterns) if directory is not None else None
-    cached = path is not None and load(path.parent, patterns)
+    tried: tuple[int, int, int] | None = None  # the file last refused: not read again
+
+    def appeared() -> bool:
+        nonlocal tried
+        if path is None:
+            return False
+        try:
+            info = path.stat()
+        except OSError:
+            return False
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if stamp == tried:
+            return False
+        tried = stamp
+        return load(path.parent, patterns)
+
+    cached = appeared()
     if not cached:
         for pattern in patterns:
             pattern.prefilter  # noqa: B018 - built on access
         for pattern in patterns:
-            if path is not None and path.exists() and load(path.parent, patterns):
+            if appeared():
                 cached = True
                 break
             pattern.ready(None)

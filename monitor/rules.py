@@ -169,7 +169,8 @@ class Ruleset:
 
     def compile_all(self) -> None:
         """Compile every pattern now rather than on first use: for a process that evaluates
-        many pages and can do it ahead of time (the workers' forkserver)."""
+        many pages and can do it ahead of time (the workers' forkserver goes through
+        monitor.patterncache.ready, which also takes them from its cache)."""
         for pattern in self.patterns:
             pattern.ready(None)
 

@@ -181,3 +181,22 @@ def test_validating_new_rules_saves_their_patterns_for_the_forkserver(tmp_path: 
         assert Settings(None).rules(str(RULES), store).fully_validated
     calls = _counting_compiles(monkeypatch)
     assert patterncache.ready(tmp_path, trusted_rules().patterns) and calls == []
+
+
+def test_ready_reads_a_refused_file_once_not_before_every_pattern(tmp_path: Path,
+                                                                   monkeypatch):
+    rules = trusted_rules()
+    cache = patterncache.cache_path(tmp_path, rules.patterns)
+    cache.write_bytes(b"not a pickle")
+    cache.chmod(0o600)
+    loads: list[Path] = []
+    real = patterncache.load
+
+    def load(directory: Path, patterns) -> bool:
+        loads.append(directory)
+        return real(directory, patterns)
+
+    monkeypatch.setattr(patterncache, "load", load)
+    assert not patterncache.ready(tmp_path, rules.patterns)
+    assert len(loads) == 1 and _all_ready(rules)
+    assert patterncache.load(tmp_path, trusted_rules().patterns)  # replaced by a good one
