@@ -36,6 +36,7 @@ from monitor.patterns import (
     expand,
     references,
 )
+from monitor.text import key as text_key
 from monitor.text import normalize_chars
 from monitor.vetoes import Citation, Negation, Scoped, Vetoes
 
@@ -204,7 +205,8 @@ class Ruleset:
     def _one_per_claim(self, findings: list[Finding], page: Page) -> list[Finding]:
         """Two rules of one category on the same sentence (or, for paragraph-scoped rules, the
         same paragraph) are one claim for a reviewer: keep the first rule's finding. A heading
-        whose section makes the same kind of claim is that claim's title, not another one."""
+        whose section makes the same kind of claim is that claim's title, not another one; a
+        sentence restated with other spacing is the same claim again."""
         claimed = {(f.category, page.paras[f.paragraph].section) for f in findings
                    if 0 <= f.paragraph < len(page.paras)
                    and page.paras[f.paragraph].kind != "heading"}
@@ -213,12 +215,22 @@ class Ruleset:
             and (f.category, page.paras[f.paragraph].text) in claimed)]
         kept: list[Finding] = []
         seen: set[tuple[str, str]] = set()
+        said: dict[tuple[str, str], list[str]] = {}  # (rule, words matched): sentences, squeezed
         for f in findings:
             rule = self.rule(f.rule)
             unit = f.context if rule is not None and rule.scope != "sentence" else f.text
             keys = {(f.category, f.text), (f.category, unit)}
             if keys & seen:
                 continue
+            # The same rule on the same words, one sentence holding the other when spaces do
+            # not count, is the same claim with other spacing: a counter's figure and label
+            # run together in the main text ("87%of clients sober") and spaced in the widget
+            # block that also holds the next counter.
+            text = _squeezed(f.text)
+            earlier = said.setdefault((f.rule, _squeezed(f.match)), [])
+            if any(text in other or other in text for other in earlier):
+                continue
+            earlier.append(text)
             seen |= keys
             kept.append(f)
         return kept
@@ -348,6 +360,10 @@ def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = Tru
     if problems:
         raise RulesInvalid(problems)
     return ruleset
+
+
+def _squeezed(text: str) -> str:
+    return text_key(text).replace(" ", "")
 
 
 class _Builder:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.extract import extract
 from monitor.page import document_from_text
 from monitor.patterns import Budget, Pattern, plain_ascii
 from monitor.rules import RulesInvalid, load_rules, parse_rules
@@ -189,6 +190,31 @@ def test_one_finding_per_claim_when_two_rules_of_a_category_fire(ruleset):
     findings = [f for f in ruleset.evaluate(doc).findings
                 if f.category == "testimonial-without-disclaimer"]
     assert len(findings) == 1
+
+
+def test_a_claim_restated_with_other_spacing_is_one_finding(ruleset):
+    # A counter's figure and label run together in the main text and come spaced in the
+    # widget block that also holds the next counter: one claim for a reviewer.
+    doc = document_from_text("87%of clients sober at 12 months\n\n"
+                             "87% of clients sober at 12 months 3,200+ infusions delivered")
+    assert [f.text for f in ruleset.evaluate(doc).findings] == [
+        "87%of clients sober at 12 months"]
+    # The same figure in two different claims stays two findings.
+    doc = document_from_text("87% of clients stay sober.\n\n87% of patients report fewer "
+                             "cravings.")
+    assert len(ruleset.evaluate(doc).findings) == 2
+
+
+def test_a_counter_kept_in_the_main_text_and_its_widget_is_one_finding(ruleset):
+    html = """<html><body><main><h1>Ketamine for alcohol use disorder</h1>
+    <p>Our infusion program pairs ketamine with counselling, week after week.</p>
+    <div class="stats"><div class="stat"><span class="num">87%</span><span class="label">of
+    clients sober at 12 months</span></div><div class="stat"><span class="num">3,200+</span>
+    <span class="label">infusions delivered</span></div></div>
+    <p>Book a consultation with our medical team to see if ketamine is right for you.</p>
+    </main></body></html>"""
+    findings = ruleset.evaluate(extract(html)).findings
+    assert [f.match for f in findings if f.rule == "outcome-statistic"] == ["87%"]
 
 
 CATASTROPHIC = BASE.replace("  - id: cure\n", """  - id: slow
