@@ -142,11 +142,15 @@ def _record(store: Store, watch: Watch, page: FetchedPage, ruleset: Ruleset, now
     reason = analysis.suspect or relative_reason(doc, last.words if last else None)
     if reason:
         return _suspect(store, watch, page, result, now, reason)
-    if last is not None and analysis.doc_sha256 == last.doc_sha256:
-        return _unchanged(store, watch, page, result, now, fetch_fields, last.title)
     evaluation = analysis.evaluation
     if evaluation is None or analysis.rules_digest != ruleset.digest:
         evaluation = ruleset.evaluate(doc)  # analysed under rules since reloaded
+    # The same text is no change, unless a disclosure came or went in the fine print, which
+    # the text leaves out (its other churn, a copyright year, is no change).
+    if (last is not None and analysis.doc_sha256 == last.doc_sha256
+            and ("disclaimers" in evaluation.incomplete
+                 or set(evaluation.disclaimers) == set(last.disclaimers))):
+        return _unchanged(store, watch, page, result, now, fetch_fields, last.title)
     return _changed(store, watch, page, result, now, fetch_fields, ruleset, last, doc,
                     analysis.doc_sha256 or document_digest(doc), evaluation, analysis)
 

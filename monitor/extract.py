@@ -51,13 +51,18 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Document:
-    """What a page says: title, paragraphs in reading order, and signals for the suspect check."""
+    """What a page says: title, paragraphs in reading order, and signals for the suspect check.
+
+    `fine_print` is the text of the page's footer (and other legal-notice blocks): never a
+    claim and never part of the text compared between versions, but a disclosure there is
+    still on the page ("results vary" under every page of a site)."""
 
     title: str = ""
     paragraphs: tuple[Paragraph, ...] = ()
     visible_words: int = 0
     noscript_words: int = 0
     extras: int = field(default=0, compare=False)
+    fine_print: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -68,12 +73,15 @@ class Document:
         return sum(len(p.text.split()) for p in self.paragraphs)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "title": self.title,
             "paragraphs": [p.to_dict() for p in self.paragraphs],
             "visible_words": self.visible_words,
             "noscript_words": self.noscript_words,
         }
+        if self.fine_print:
+            d["fine_print"] = list(self.fine_print)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Document:
@@ -82,6 +90,7 @@ class Document:
             tuple(Paragraph.from_dict(p) for p in d.get("paragraphs", ())),
             d.get("visible_words", 0),
             d.get("noscript_words", 0),
+            fine_print=tuple(d.get("fine_print", ())),
         )
 
 
@@ -125,13 +134,15 @@ def extract(html: str, url: str | None = None) -> Document:
     # widgets twice), are left out.
     unique: list[Paragraph] = []
     keys: set[str] = set()
-    for p in _widget_blocks(body, url):
+    blocks, fine_print = _widget_blocks(body, url)
+    for p in blocks:
         k = key(p.text)
         if k and k not in keys:
             keys.add(k)
             if not seen.repeats(k):
                 unique.append(p)
-    return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique))
+    return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique),
+                    tuple(fine_print))
 
 
 class _MainText:
@@ -344,25 +355,66 @@ def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
     return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
 
 
+# Boilerplate that holds a site's legal notices: kept aside as the page's fine print.
+_FINE_PRINT = re.compile(
+    r"(?:^|[-_\s])(?:footer|colophon|copyright|legal|disclaimers?|disclosures?|fine-?print)"
+    r"(?=$|[-_\s])",
+    re.I,
+)
+_FINE_PRINT_LIMIT = 4000  # characters: a footer, not a second page
+
+
+def _is_fine_print(el: lxml.html.HtmlElement) -> bool:
+    if el.tag == "footer" or el.get("role", "").lower() == "contentinfo":
+        return True
+    hint = f"{el.get('class', '')} {el.get('id', '')}"
+    return bool(hint.strip()) and _FINE_PRINT.search(hint) is not None
+
+
+def _text_blocks(el: lxml.html.HtmlElement) -> list[str]:
+    """The sentences-bearing blocks of a pruned region, each its own text (no nested blocks)."""
+    out = []
+    for node in el.iter():
+        if isinstance(node.tag, str) and (node is el or node.tag in _BLOCK_TAGS):
+            text = normalize(_own_text(node))
+            if text and not _is_tiny(text):
+                out.append(text)
+    return out
+
+
 _MAYBE_BOILERPLATE = lxml.etree.XPath(
     ".//*[@class or @id or @role or @hidden or @aria-hidden or @style]")
 _NON_ELEMENTS = lxml.etree.XPath(".//comment() | .//processing-instruction()")
 
 
-def _prune(body: lxml.html.HtmlElement) -> None:
-    """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place.
+def _prune(body: lxml.html.HtmlElement) -> list[str]:
+    """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place;
+    return the fine print (the text blocks of the footers and legal notices removed).
     lxml picks the candidates (by tag, then by the attributes that can mark boilerplate
     among what is left), so Python only looks at those rather than at every element."""
+    fine_print: list[str] = []
     for el in list(body.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
+            if _is_fine_print(el):
+                fine_print += _text_blocks(el)
             el.drop_tree()
     for el in [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]:
         if el.getparent() is not None:
+            if _is_fine_print(el):
+                fine_print += _text_blocks(el)
             el.drop_tree()
     for node in _NON_ELEMENTS(body):
         parent = node.getparent()
         if parent is not None:
             node.drop_tree() if hasattr(node, "drop_tree") else parent.remove(node)
+    kept: list[str] = []
+    size = 0
+    for text in dict.fromkeys(fine_print):
+        size += len(text)
+        if size > _FINE_PRINT_LIMIT:
+            break
+        kept.append(text)
+    return kept
 
 
 def _own_text(el: lxml.html.HtmlElement) -> str:
@@ -385,9 +437,11 @@ def _is_tiny(text: str) -> bool:
     return sum(1 for _ in itertools.islice(_WORD.finditer(text), 3)) < 3
 
 
-def _widget_blocks(body: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
-    """Content blocks outside boilerplate, each widget one paragraph (prunes `body`)."""
-    _prune(body)
+def _widget_blocks(body: lxml.html.HtmlElement,
+                   url: str | None) -> tuple[list[Paragraph], list[str]]:
+    """Content blocks outside boilerplate, each widget one paragraph, and the fine print
+    (prunes `body`)."""
+    fine_print = _prune(body)
     consumed: set[lxml.html.HtmlElement] = set()  # elements, not id(): lxml proxies are recycled
     blocks: list[Paragraph] = []
     for el in body.iter():
@@ -420,7 +474,7 @@ def _widget_blocks(body: lxml.html.HtmlElement, url: str | None) -> list[Paragra
             clean_url(a.get("href"), url) for a in unit.iter("a") if a.get("href")
         ))
         blocks.append(Paragraph(text, kind, links))
-    return blocks
+    return blocks, fine_print
 
 
 def _widget_container(el: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:

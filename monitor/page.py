@@ -43,7 +43,8 @@ class Para:
 
 
 class Page:
-    """Paragraphs in reading order and the whole text, for page-scope conditions."""
+    """Paragraphs in reading order and the whole text, for page-scope conditions; the fine
+    print apart (`fine_text`, `fine_page`), where only disclosures are looked for."""
 
     def __init__(self, document: Document) -> None:
         self.title = document.title
@@ -54,8 +55,17 @@ class Page:
                 section = p.text
             self.paras.append(Para(i, p.text, p.kind, p.links, section))
         self.text = "\n".join(p.text for p in self.paras)
+        self.fine_print = document.fine_print
+        self.fine_text = "\n".join(document.fine_print)
         self._blob: tuple[bytes, list[int]] | None = None
         self._ascii = plain_ascii(self.text)
+
+    @functools.cached_property
+    def fine_page(self) -> Page | None:
+        """The fine print read as a page of its own, or None if there is none."""
+        if not self.fine_print:
+            return None
+        return Page(Document(paragraphs=tuple(Paragraph(t) for t in self.fine_print)))
 
     def possible(self, pattern: Pattern, budget: Budget | None) -> list[tuple[Para, int]]:
         """Paragraphs where `pattern` could match, each with the first character where it

@@ -81,7 +81,9 @@ class Conditional(Kind):
             return
         page_wide = None
         if scope == "page":
-            m = second.search(page.text, run.budget)
+            # The fine print is on the page too: a site's "results vary" in its footer.
+            m = second.search(page.text, run.budget) or (
+                second.search(page.fine_text, run.budget) if page.fine_text else None)
             page_wide = m.group(0) if m else None
         for cand in candidates(rule, page, run):
             found = page_wide if scope == "page" else in_scope(cand, second, scope, run.budget,
@@ -252,7 +254,8 @@ def removed(rule: Rule, previous: Mapping[str, list[str]], current: Mapping[str,
 
     out: list[Finding] = []
     threshold = rule.options["similarity"]
-    sentences = [p.text[a:b] for p in page.paras for a, b in p.spans]
+    parts = [page] if page.fine_page is None else [page, page.fine_page]
+    sentences = [p.text[a:b] for part in parts for p in part.paras for a, b in p.spans]
     for cls in rule.options["classes"]:
         if current.get(cls):
             continue

@@ -236,16 +236,19 @@ class Ruleset:
         return kept
 
     def disclaimer_classes(self, page: Page, budget: Budget | None) -> dict[str, list[str]]:
-        """Each disclaimer class present on the page, with the sentences that state it."""
+        """Each disclaimer class present on the page, with the sentences that state it (its
+        main text's first, then its fine print's)."""
         found: dict[str, list[str]] = {}
+        parts = [page] if page.fine_page is None else [page, page.fine_page]
         for name, cls in self.disclaimers.items():
-            for para, start in page.possible(cls.pattern, budget):
-                for m in cls.pattern.finditer(para.text, budget, start):
-                    a, b = para.sentence_at(m.start())
-                    sentence = para.text[a:b]
-                    found.setdefault(name, [])
-                    if sentence not in found[name]:
-                        found[name].append(sentence)
+            for part in parts:
+                for para, start in part.possible(cls.pattern, budget):
+                    for m in cls.pattern.finditer(para.text, budget, start):
+                        a, b = para.sentence_at(m.start())
+                        sentence = para.text[a:b]
+                        found.setdefault(name, [])
+                        if sentence not in found[name]:
+                            found[name].append(sentence)
         return found
 
     def removals(self, previous: Mapping[str, list[str]], current: Evaluation,

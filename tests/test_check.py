@@ -165,3 +165,40 @@ def test_a_scheduled_check_sets_the_next_one_from_its_outcome_in_the_same_write(
     after = store.watch(url)
     assert after.failures == 0 and now + 3240 <= after.next_check <= now + 3960
     assert after.last_status == "first"
+
+
+FOOTED = """<html><head><title>Summit Clinic</title></head><body>
+<main><h1>Ketamine for alcohol use disorder</h1>
+<p>Our infusion program pairs low-dose ketamine with counselling, week after week, for adults
+with alcohol use disorder who have tried other treatments first.</p>
+<blockquote><p>"I have been sober for two years now, thanks to this team." - Marcus T.</p>
+</blockquote></main>
+<footer><p>{notice}</p><p>Summit Clinic, 12 Pearl Street, Boulder, Colorado. Copyright {year}
+Summit Clinic.</p></footer></body></html>"""
+NOTICE = "Individual results vary; testimonials are not typical."
+
+
+def test_a_disclosure_in_the_footer_counts_and_its_removal_is_a_change(site, store, ruleset):
+    url = site.url("/summit/")
+    site.serve("/summit/", FOOTED.format(notice=NOTICE, year=2025).encode())
+    first = run_check(store, ruleset, url)
+    assert first.status == "first" and first.findings == []  # the testimonial is disclosed
+
+    # Footer churn that touches no disclosure is no change.
+    site.serve("/summit/", FOOTED.format(notice=NOTICE, year=2026).encode())
+    assert run_check(store, ruleset, url).status == "unchanged"
+
+    # The disclosure goes; the main text stays the same.
+    site.serve("/summit/", FOOTED.format(notice="Call us today.", year=2026).encode())
+    gone = run_check(store, ruleset, url)
+    assert gone.status == "changed" and not gone.added and not gone.removed
+    assert sorted(states(gone)["new"]) == [
+        "disclaimer-removed: Individual results vary; testimonials are not typical.",
+        'testimonial-without-disclaimer: "I have been sober for two years now, thanks to '
+        'this team." - Marcus T.']
+
+    site.serve("/summit/", FOOTED.format(notice=NOTICE, year=2026).encode())
+    back = run_check(store, ruleset, url)
+    assert back.status == "changed"
+    assert sorted(f.split(":")[0] for f in states(back)["resolved"]) == [
+        "disclaimer-removed", "testimonial-without-disclaimer"]

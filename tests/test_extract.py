@@ -2,7 +2,7 @@
 
 from conftest import page
 
-from monitor.extract import clean_url, extract
+from monitor.extract import Document, clean_url, extract
 
 
 def texts(doc):
@@ -56,8 +56,6 @@ def test_noscript_only_page_is_counted_as_such():
 
 def test_document_round_trips_through_dict():
     doc = extract(page("bluepine/v1.html").decode(), "http://127.0.0.1/bluepine/")
-    from monitor.extract import Document
-
     assert Document.from_dict(doc.to_dict()) == doc
 
 
@@ -94,3 +92,37 @@ def test_numbered_steps_are_not_repeated_as_widgets():
              'current treatments and informed consent.</p></div></div>')
     doc = extract(ARTICLE.format(steps), "http://x/")
     assert not any(t.startswith("1 Assessment") for t in texts(doc)), texts(doc)
+
+
+FINE_PRINT_PAGE = """<html><body>
+<header><nav><a href="/">Home</a> <a href="/faq">Results vary by clinic? Read our FAQ</a>
+</nav></header>
+<main><h1>Ketamine for alcohol use disorder</h1>
+<p>Our infusion program pairs low-dose ketamine with counselling, week after week, for adults
+with alcohol use disorder who have tried other treatments.</p></main>
+<aside><p>Individual results vary, says our sidebar, which is not fine print.</p></aside>
+<div class="cookie-banner"><p>We use cookies; individual results vary by browser.</p></div>
+<footer><p>Individual results vary. Testimonials are not typical of every patient.</p>
+<p>&copy; 2026 Summit Clinic</p></footer>
+<div class="site-copyright"><p>This website is not medical advice and offers no diagnosis.</p></div>
+</body></html>"""
+
+
+def test_footer_and_legal_notices_are_kept_apart_as_fine_print():
+    doc = extract(FINE_PRINT_PAGE)
+    assert doc.fine_print == (
+        "Individual results vary. Testimonials are not typical of every patient.",
+        "This website is not medical advice and offers no diagnosis.")
+    # A footer is never part of the text compared between versions, nor of what the rules
+    # read for claims (what trafilatura keeps of a legal notice elsewhere is its call).
+    assert "results vary" not in doc.text.lower()
+    assert Document.from_dict(doc.to_dict()) == doc
+    assert "fine_print" not in extract(ARTICLE).to_dict()  # old snapshots read the same
+
+
+def test_fine_print_is_bounded():
+    footer = "".join(f"<p>Notice number {i} of the legal department applies here.</p>"
+                     for i in range(1000))
+    doc = extract(f"<html><body><main><p>{'Ketamine clinic text. ' * 30}</p></main>"
+                  f"<footer>{footer}</footer></body></html>")
+    assert 0 < sum(len(t) for t in doc.fine_print) <= 4000

@@ -1,5 +1,6 @@
 """rules.yaml: validation with precise errors, vetoes, kinds, and time bounds."""
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -215,6 +216,36 @@ def test_a_counter_kept_in_the_main_text_and_its_widget_is_one_finding(ruleset):
     </main></body></html>"""
     findings = ruleset.evaluate(extract(html)).findings
     assert [f.match for f in findings if f.rule == "outcome-statistic"] == ["87%"]
+
+
+def test_a_disclosure_in_the_fine_print_is_on_the_page(ruleset):
+    testimonial = '> "I have been sober for two years now, thanks to ketamine." - Marcus T.'
+    bare = document_from_text(testimonial)
+    assert [f.category for f in ruleset.evaluate(bare).findings] == [
+        "testimonial-without-disclaimer"]
+    footed = dataclasses.replace(bare, fine_print=(
+        "Individual results vary. Testimonials are not typical.", "Copyright 2026 Summit"))
+    evaluation = ruleset.evaluate(footed)
+    assert evaluation.findings == []
+    assert evaluation.disclaimers["results-vary"] == [
+        "Individual results vary.", "Testimonials are not typical."]
+    # The fine print is read for disclosures only, never for claims.
+    claims = dataclasses.replace(bare, fine_print=("Ketamine is completely safe and FDA "
+                                                   "approved for addiction.",))
+    assert [f.category for f in ruleset.evaluate(claims).findings] == [
+        "testimonial-without-disclaimer"]
+
+
+def test_a_disclaimer_moved_to_the_fine_print_is_not_removed(ruleset):
+    before = ruleset.evaluate(document_from_text(
+        "Our clinic offers ketamine.\n\nThis page is not medical advice."))
+    after_doc = dataclasses.replace(document_from_text("Our clinic offers ketamine."),
+                                    fine_print=("This site is not medical advice.",))
+    after = ruleset.evaluate(after_doc)
+    assert ruleset.removals(before.disclaimers, after, after_doc, set()) == []
+    gone = document_from_text("Our clinic offers ketamine.")
+    assert [f.rule for f in ruleset.removals(before.disclaimers, ruleset.evaluate(gone), gone,
+                                             set())] == ["disclaimer-removed"]
 
 
 CATASTROPHIC = BASE.replace("  - id: cure\n", """  - id: slow
