@@ -146,6 +146,18 @@ def main(ctx: click.Context, verbose: int, config_path: str | None) -> None:
     if verbose < 2:
         for noisy in ("scrapy", "twisted", "trafilatura", "htmldate", "filelock"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+        for name in _FETCH_FAILURE_LOGGERS:
+            logging.getLogger(name).addFilter(_not_a_fetch_failure)
+
+
+# Scrapy logs each failed request at ERROR, with a traceback ("Gave up retrying <GET ...>",
+# "Error downloading <GET ...>"); claimwatch reports every failed fetch itself, in one line.
+_FETCH_FAILURE_LOGGERS = ("scrapy.downloadermiddlewares.retry",
+                          "scrapy.downloadermiddlewares.robotstxt", "scrapy.core.scraper")
+
+
+def _not_a_fetch_failure(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(("Gave up retrying", "Error downloading"))
 
 
 # ---------------------------------------------------------------------------------- check

@@ -592,6 +592,8 @@ class Daemon:
             log.info("%s: %s, %d new, %d resolved", watch.url, result.status,
                      sum(1 for f in result.findings if f.state in ("new", "baseline")),
                      sum(1 for f in result.findings if f.state == "resolved"))
+        if result.status == "error":
+            log.warning("%s: %s", watch.url, result.error)
 
     def _done(self, watch: Watch) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,21 @@ def test_human_summary_shows_findings(site, tmp_path):
     assert run.returncode == 1
     assert "[first, HTTP 200]" in run.stdout
     assert "BASELINE" in run.stdout and "FDA-cleared" in run.stdout
+
+
+def test_an_unreachable_page_is_one_line_on_stderr_not_scrapys_tracebacks(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/page"
+    run = claimwatch("check", url, "--state", str(tmp_path), "--rules", str(RULES))
+    assert run.returncode == 2 and "[error]" in run.stdout
+    assert run.stderr == f"claimwatch: error: {url}: connection refused\n"
+    claimwatch("watch", "add", url, "--state", str(tmp_path))
+    cycle = claimwatch("run", "--once", "--all", "--state", str(tmp_path), "--rules", str(RULES))
+    assert cycle.returncode == 0 and "Traceback" not in cycle.stderr
+    assert [line.split(" ", 2)[2] for line in cycle.stderr.splitlines()
+            if "WARNING" in line or "ERROR" in line] == [
+        f"WARNING claimwatch.daemon: {url}: connection refused"]
 
 
 @pytest.mark.parametrize("bad", ["ftp://example.org/x", "not a url", "http://"])
