@@ -38,6 +38,18 @@ _CHALLENGE = re.compile(
     r"you need to enable javascript|javascript is (?:disabled|required))\b",
     re.I,
 )
+# A page that is not the clinic's page at all: the URL is gone, behind a login, or the site is.
+_NOT_THE_PAGE = re.compile(
+    r"\b(?:page not found|nothing (?:was )?found (?:here|at this location)|"
+    r"(?:page|content|post)\b[^.!?]{0,60}?\b(?:can(?:no|'|\u2019)?t|could(?:n(?:'|\u2019)t| not)|"
+    r"does(?:n(?:'|\u2019)t| not)|no longer) (?:be found|be located|exists?|found)|"
+    r"(?:couldn(?:'|\u2019)t|could not|can(?:'|\u2019)t|cannot) find (?:that|this|the) page|"
+    r"error 404|404 (?:error|not found)|"
+    r"(?:log|sign) in to (?:view|see|access|continue|read)|you must be (?:logged|signed) in|"
+    r"domain (?:may be|is) for sale|buy this domain|this domain (?:is|has been) parked|"
+    r"(?:account|site|website) (?:has been |is )?suspended|hosting (?:account )?(?:has )?expired)",
+    re.I,
+)
 _ERROR_TITLE = re.compile(
     r"^\s*(?:404|403|500|502|503|page not found|not found|error|server error)\b", re.I)
 
@@ -56,6 +68,9 @@ def intrinsic_reason(doc: Document) -> str | None:
             return f"bot challenge or access-denied page ({_CHALLENGE.search(probe).group(0)!r})"
         if _MAINTENANCE.search(probe):
             return f"maintenance page ({_MAINTENANCE.search(probe).group(0)!r})"
+        if _NOT_THE_PAGE.search(probe):
+            return (f"not-found, login or parked page served as 200 OK "
+                    f"({_NOT_THE_PAGE.search(probe).group(0)!r})")
         if _ERROR_TITLE.search(doc.title):
             return f"error page served as 200 OK (title {doc.title!r})"
     return None
