@@ -365,20 +365,37 @@ _FINE_PRINT_LIMIT = 4000  # characters: a footer, not a second page
 
 
 def _is_fine_print(el: lxml.html.HtmlElement) -> bool:
-    if el.tag == "footer" or el.get("role", "").lower() == "contentinfo":
+    if el.tag == "footer":
         return True
-    hint = f"{el.get('class', '')} {el.get('id', '')}"
+    attrs = el.attrib
+    if not attrs:  # most of what is pruned: links, list items, buttons
+        return False
+    if attrs.get("role", "").lower() == "contentinfo":
+        return True
+    hint = f"{attrs.get('class', '')} {attrs.get('id', '')}"
     return bool(hint.strip()) and _FINE_PRINT.search(hint) is not None
 
 
+# Of the tags pruned whatever their attributes, those that may hold notices.
+_NOTICE_TAGS = frozenset(("footer", "aside"))
+# Where a footer's notices are not: its link lists, menus and tables.
+_NOT_NOTICES = frozenset(("ul", "ol", "li", "dl", "dt", "dd", "table", "tbody", "thead",
+                          "tfoot", "tr", "td", "th", "nav", "menu", "form", "button"))
+
+
 def _text_blocks(el: lxml.html.HtmlElement) -> list[str]:
-    """The sentences-bearing blocks of a pruned region, each its own text (no nested blocks)."""
+    """The sentence-bearing blocks of a pruned region, each its own text (no nested blocks)."""
     out = []
-    for node in el.iter():
-        if isinstance(node.tag, str) and (node is el or node.tag in _BLOCK_TAGS):
-            text = normalize(_own_text(node))
-            if text and not _is_tiny(text):
-                out.append(text)
+    for node in el.iter(*_BLOCK_TAGS):
+        if node.tag in _NOT_NOTICES:
+            continue
+        text = normalize(_own_text(node))
+        if text and not _is_tiny(text):
+            out.append(text)
+    if el.tag not in _BLOCK_TAGS:  # a <footer> or <aside>: its own loose text
+        text = normalize(_own_text(el))
+        if text and not _is_tiny(text):
+            out.insert(0, text)
     return out
 
 
@@ -395,7 +412,7 @@ def _prune(body: lxml.html.HtmlElement) -> list[str]:
     fine_print: list[str] = []
     for el in list(body.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
-            if _is_fine_print(el):
+            if el.tag in _NOTICE_TAGS and _is_fine_print(el):
                 fine_print += _text_blocks(el)
             el.drop_tree()
     for el in [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]:
