@@ -70,21 +70,29 @@ class Settings:
         configured = self.config().rules
         return resolve_rules_path(given or (str(configured) if configured else None))
 
-    def rules(self, given: str | None, store: Any = None, *, evaluating: bool = False) -> Any:
+    def rules(self, given: str | None, store: Any = None, *, evaluating: bool = False,
+              apart: bool = False) -> Any:
         """The validated rules (`rules_path`); RulesInvalid, exit 2, if they are not. With a
         store, a file this engine already validated in full is not validated again, and a
         command `evaluating` pages in this process takes the patterns the daemon's
         forkserver compiled (monitor.patterncache) instead of compiling them again. Patterns
-        compiled here to validate them are saved there for the forkserver likewise."""
+        compiled to validate them are saved there for the forkserver likewise. `apart`: the
+        validation runs in a forked child (rules.load_rules_apart), for `run`, which keeps
+        its rules for as long as it runs and evaluates pages only in its workers."""
         from monitor import patterncache
-        from monitor.rules import load_rules
+        from monitor.rules import load_rules, load_rules_apart
 
         if store is None:
             return load_rules(self.rules_path(given))
         known = json.loads(store.meta(RULES_VALIDATED) or "[]")
-        ruleset = load_rules(self.rules_path(given), known_good=known)
+        if apart:
+            ruleset = load_rules_apart(self.rules_path(given), store.path.parent,
+                                       known_good=known)
+        else:
+            ruleset = load_rules(self.rules_path(given), known_good=known)
         if ruleset.fully_validated:
-            patterncache.save(store.path.parent, ruleset.patterns)
+            if not apart:  # the child saved them
+                patterncache.save(store.path.parent, ruleset.patterns)
             if ruleset.validation_key not in known:
                 store.set_meta(RULES_VALIDATED,
                                json.dumps([ruleset.validation_key, *known][:8]))
@@ -1035,7 +1043,8 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
     from monitor.store import Store
 
     with Store.in_dir(settings.state_dir(state_dir)) as store:
-        ruleset = settings.rules(rules_path, store)
+        # Validated in a child: nothing here has started a thread yet.
+        ruleset = settings.rules(rules_path, store, apart=True)
     if config.notify.enabled:
         from monitor.notify import Targets
 

@@ -10,7 +10,10 @@ line, the rule and the field. Rule kinds live in `monitor.rulekinds`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import re
 import time
 from collections.abc import Collection, Mapping
@@ -332,13 +335,67 @@ def load_rules(path: str | Path, *, known_good: Collection[str] = ()) -> Ruleset
     all, by this same engine) is loaded without re-running its examples, and its patterns are
     compiled when first used: a check of an unchanged page then never pays for them."""
     path = str(path)
+    text = read_rules(path)
+    return parse_rules(text, path, trusted=validation_key(text) in known_good)
+
+
+def read_rules(path: str) -> str:
+    """The text of a rules file; RulesInvalid if it cannot be read or is not UTF-8."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesInvalid([RulesError(f"cannot read: {exc.strerror}", path=path)]) from None
     except UnicodeDecodeError as exc:
         raise RulesInvalid([RulesError(f"not UTF-8 text (byte {exc.start})", path=path)]) from None
-    return parse_rules(text, path, trusted=validation_key(text) in known_good)
+
+
+def load_rules_apart(path: str | Path, cache_dir: Path, *,
+                     known_good: Collection[str] = ()) -> Ruleset:
+    """`load_rules`, with the validation (every pattern compiled, every example run) done in a
+    forked child, which also saves the compiled patterns in `cache_dir` (monitor.patterncache)
+    for whoever evaluates pages: a long-running process keeps the rules without the 4-5 MB
+    that compiling them leaves behind. Call it only while this process has no other thread.
+    Without fork, or if the child cannot say, the validation runs here."""
+    from monitor import patterncache
+
+    path = str(path)
+    text = read_rules(path)
+    if validation_key(text) in known_good or not hasattr(os, "fork"):
+        return load_rules(path, known_good=known_good)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: validate, report, and leave without any of the parent's clean-up
+        code = 3
+        try:
+            os.close(read_end)
+            try:
+                validated = parse_rules(text, path)
+            except RulesInvalid as exc:
+                report, status = [{"message": p.message, "path": p.path, "line": p.line,
+                                   "rule": p.rule, "field": p.field} for p in exc.problems], 1
+            else:
+                patterncache.save(cache_dir, validated.patterns)
+                report, status = [], 0
+            with os.fdopen(write_end, "w", encoding="utf-8") as out:
+                json.dump(report, out)
+            code = status
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as child:
+        said = child.read()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code == 0:
+        ruleset = parse_rules(text, path, trusted=True)
+        ruleset.fully_validated = True
+        return ruleset
+    if code == 1:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            problems = [RulesError(p["message"], path=p["path"], line=p["line"], rule=p["rule"],
+                                   field=p["field"]) for p in json.loads(said)]
+            if problems:
+                raise RulesInvalid(problems)
+    return parse_rules(text, path)
 
 
 def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = True,

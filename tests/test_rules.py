@@ -9,7 +9,7 @@ import pytest
 from monitor.extract import extract
 from monitor.page import document_from_text
 from monitor.patterns import Budget, Pattern, plain_ascii
-from monitor.rules import RulesInvalid, load_rules, parse_rules
+from monitor.rules import RulesInvalid, load_rules, load_rules_apart, parse_rules
 from monitor.text import MAX_SENTENCE
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
@@ -246,6 +246,30 @@ def test_a_disclaimer_moved_to_the_fine_print_is_not_removed(ruleset):
     gone = document_from_text("Our clinic offers ketamine.")
     assert [f.rule for f in ruleset.removals(before.disclaimers, ruleset.evaluate(gone), gone,
                                              set())] == ["disclaimer-removed"]
+
+
+def test_rules_validated_apart_match_and_leave_no_compiled_pattern_here(tmp_path):
+    ruleset = load_rules_apart(RULES_FILE, tmp_path)
+    assert ruleset.fully_validated and ruleset.digest == load_rules(RULES_FILE).digest
+    assert all(p._compiled is None for p in ruleset.patterns)  # the child compiled them
+    assert len(list(tmp_path.glob("patterns-*.pickle"))) == 1  # ...and saved them
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("severity: high", "severity: dire"),  # a bad value
+    ('- "Guaranteed results or your money back."', '- "Nothing here."'),  # a failing example
+])
+def test_rules_validated_apart_report_problems_as_load_rules_does(tmp_path, old, new):
+    broken = tmp_path / "rules.yaml"
+    broken.write_text(RULES_FILE.read_text(encoding="utf-8").replace(old, new, 1),
+                      encoding="utf-8")
+    with pytest.raises(RulesInvalid) as here:
+        load_rules(broken)
+    with pytest.raises(RulesInvalid) as apart:
+        load_rules_apart(broken, tmp_path)
+    assert [str(p) for p in apart.value.problems] == [str(p) for p in here.value.problems]
+    assert [(p.line, p.rule, p.field) for p in apart.value.problems] == [
+        (p.line, p.rule, p.field) for p in here.value.problems]
 
 
 CATASTROPHIC = BASE.replace("  - id: cure\n", """  - id: slow
