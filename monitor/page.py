@@ -44,7 +44,7 @@ class Para:
 
 class Page:
     """Paragraphs in reading order and the whole text, for page-scope conditions; the fine
-    print apart (`fine_text`, `fine_page`), where only disclosures are looked for."""
+    print apart (`fine_page`), where only disclosures are looked for."""
 
     def __init__(self, document: Document) -> None:
         self.title = document.title
@@ -55,17 +55,21 @@ class Page:
                 section = p.text
             self.paras.append(Para(i, p.text, p.kind, p.links, section))
         self.text = "\n".join(p.text for p in self.paras)
-        self.fine_print = document.fine_print
-        self.fine_text = "\n".join(document.fine_print)
+        self._fine_print = document.fine_print
         self._blob: tuple[bytes, list[int]] | None = None
         self._ascii = plain_ascii(self.text)
 
     @functools.cached_property
     def fine_page(self) -> Page | None:
         """The fine print read as a page of its own, or None if there is none."""
-        if not self.fine_print:
+        if not self._fine_print:
             return None
-        return Page(Document(paragraphs=tuple(Paragraph(t) for t in self.fine_print)))
+        return Page(Document(paragraphs=tuple(Paragraph(t) for t in self._fine_print)))
+
+    @property
+    def parts(self) -> list[Page]:
+        """This page, then its fine print if it has some: where disclosures are stated."""
+        return [self] if self.fine_page is None else [self, self.fine_page]
 
     def possible(self, pattern: Pattern, budget: Budget | None) -> list[tuple[Para, int]]:
         """Paragraphs where `pattern` could match, each with the first character where it

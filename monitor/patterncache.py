@@ -73,9 +73,9 @@ def ready(directory: Path | None, patterns: Sequence[Pattern]) -> bool:
     one, else compiled here and saved. True if the cache supplied the compiled forms.
 
     Compiling, the prefilters come first, and before each pattern the cache is looked for
-    again: when the rules are new to the state directory, the daemon's own process compiles
-    the same patterns at the same time to validate them, and saves them as soon as it has
-    (`claimwatch run`'s forkserver then takes them rather than finishing the work)."""
+    again: when the rules are new to the state directory, `claimwatch run` validates them at
+    the same time (rules.load_rules_apart), compiling the same patterns, and saves them as
+    soon as it has (its forkserver then takes them rather than finishing the work)."""
     path = cache_path(directory, patterns) if directory is not None else None
     tried: tuple[int, int, int] | None = None  # the file last refused: not read again
 

@@ -82,8 +82,8 @@ class Conditional(Kind):
         page_wide = None
         if scope == "page":
             # The fine print is on the page too: a site's "results vary" in its footer.
-            m = second.search(page.text, run.budget) or (
-                second.search(page.fine_text, run.budget) if page.fine_text else None)
+            m = next((m for part in page.parts if (m := second.search(part.text, run.budget))),
+                     None)
             page_wide = m.group(0) if m else None
         for cand in candidates(rule, page, run):
             found = page_wide if scope == "page" else in_scope(cand, second, scope, run.budget,
@@ -254,8 +254,7 @@ def removed(rule: Rule, previous: Mapping[str, list[str]], current: Mapping[str,
 
     out: list[Finding] = []
     threshold = rule.options["similarity"]
-    parts = [page] if page.fine_page is None else [page, page.fine_page]
-    sentences = [p.text[a:b] for part in parts for p in part.paras for a, b in p.spans]
+    sentences = [p.text[a:b] for part in page.parts for p in part.paras for a, b in p.spans]
     for cls in rule.options["classes"]:
         if current.get(cls):
             continue

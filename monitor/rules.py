@@ -242,9 +242,8 @@ class Ruleset:
         """Each disclaimer class present on the page, with the sentences that state it (its
         main text's first, then its fine print's)."""
         found: dict[str, list[str]] = {}
-        parts = [page] if page.fine_page is None else [page, page.fine_page]
         for name, cls in self.disclaimers.items():
-            for part in parts:
+            for part in page.parts:
                 for para, start in part.possible(cls.pattern, budget):
                     for m in cls.pattern.finditer(para.text, budget, start):
                         a, b = para.sentence_at(m.start())
@@ -360,8 +359,10 @@ def load_rules_apart(path: str | Path, cache_dir: Path, *,
 
     path = str(path)
     text = read_rules(path)
-    if validation_key(text) in known_good or not hasattr(os, "fork"):
-        return load_rules(path, known_good=known_good)
+    if validation_key(text) in known_good:
+        return parse_rules(text, path, trusted=True)
+    if not hasattr(os, "fork"):
+        return parse_rules(text, path)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: validate, report, and leave without any of the parent's clean-up

@@ -50,6 +50,9 @@ _NOT_THE_PAGE = re.compile(
     r"(?:account|site|website) (?:has been |is )?suspended|hosting (?:account )?(?:has )?expired)",
     re.I,
 )
+_SHORT_PAGE_SIGNS = ((_CHALLENGE, "bot challenge or access-denied page"),
+                     (_MAINTENANCE, "maintenance page"),
+                     (_NOT_THE_PAGE, "not-found, login or parked page served as 200 OK"))
 _ERROR_TITLE = re.compile(
     r"^\s*(?:404|403|500|502|503|page not found|not found|error|server error)\b", re.I)
 
@@ -64,13 +67,9 @@ def intrinsic_reason(doc: Document) -> str | None:
         return "empty page: no main text extracted"
     if words < SHORT_PAGE_WORDS:
         probe = f"{doc.title}\n{text}"
-        if _CHALLENGE.search(probe):
-            return f"bot challenge or access-denied page ({_CHALLENGE.search(probe).group(0)!r})"
-        if _MAINTENANCE.search(probe):
-            return f"maintenance page ({_MAINTENANCE.search(probe).group(0)!r})"
-        if _NOT_THE_PAGE.search(probe):
-            return (f"not-found, login or parked page served as 200 OK "
-                    f"({_NOT_THE_PAGE.search(probe).group(0)!r})")
+        for pattern, what in _SHORT_PAGE_SIGNS:
+            if found := pattern.search(probe):
+                return f"{what} ({found.group(0)!r})"
         if _ERROR_TITLE.search(doc.title):
             return f"error page served as 200 OK (title {doc.title!r})"
     return None

@@ -101,6 +101,8 @@ FINE_PRINT_PAGE = """<html><body>
 <p>Our infusion program pairs low-dose ketamine with counselling, week after week, for adults
 with alcohol use disorder who have tried other treatments.</p></main>
 <aside><p>Individual results vary, says our sidebar, which is not fine print.</p></aside>
+<aside class="medical-disclaimer"><p>Ketamine is not FDA-approved for addiction treatment.</p>
+</aside>
 <div class="cookie-banner"><p>We use cookies; individual results vary by browser.</p></div>
 <footer><p>Individual results vary. Testimonials are not typical of every patient.</p>
 <p>&copy; 2026 Summit Clinic</p></footer>
@@ -111,6 +113,7 @@ with alcohol use disorder who have tried other treatments.</p></main>
 def test_footer_and_legal_notices_are_kept_apart_as_fine_print():
     doc = extract(FINE_PRINT_PAGE)
     assert doc.fine_print == (
+        "Ketamine is not FDA-approved for addiction treatment.",
         "Individual results vary. Testimonials are not typical of every patient.",
         "This website is not medical advice and offers no diagnosis.")
     # A footer is never part of the text compared between versions, nor of what the rules
