@@ -9,7 +9,7 @@ monitor.check.process on each, one Store) for a cold, an unchanged and a 10%-cha
 generated pages served by serve.py, with timers wrapped around the parts of the path at run
 time (no claimwatch code is changed): Scrapy fetch (wall and CPU), extraction and its parts
 (lxml parse, trafilatura, the widget-block pass, word counts), rules, suspect checks, diff,
-finding reconciliation, and every Store call (SQLite, JSON, zlib) including BEGIN/COMMIT.
+finding reconciliation, and every Store call (SQLite, JSON, zstd) including BEGIN/COMMIT.
 cProfile runs over the processing of each cycle and over the reactor thread during the
 fetch, and the top functions are written next to the table:
 bench/out/profile-<timestamp>.{txt,json}.
@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import crawler.runner as runner  # noqa: E402
+import monitor.analysis as analysis  # noqa: E402
 import monitor.check as check  # noqa: E402
 import monitor.extract as extract_mod  # noqa: E402
 from bench.make_pages import generate  # noqa: E402
@@ -75,26 +76,37 @@ def timed(name: str, group: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# (owner, attribute, timer name, group): the parts of the check path timed, module globals
+# so callers see the wrapped ones. tests/test_bench_tools.py checks that each still exists.
+TARGETS: list[tuple[Any, str, str, str]] = [
+    *((extract_mod, part, f"extract.{part.lstrip('_')}", "extract")
+      for part in ("_parse", "_title", "_strip_invisible", "_main_paragraphs",
+                   "_widget_blocks", "_prune")),
+    (analysis, "extract", "extract", "extract"),
+    (analysis, "document_digest", "other.document_digest", "other"),
+    (check, "document_digest", "other.document_digest", "other"),
+    (analysis, "intrinsic_reason", "suspect.intrinsic", "suspect"),
+    (check, "relative_reason", "suspect.relative", "suspect"),
+    (analysis, "pack_document", "other.pack document (json+zstd)", "other"),
+    (analysis, "pack_body", "other.pack body (zstd)", "other"),
+    (check, "diff_texts", "diff", "diff"),
+    (check, "reconcile", "alerts.reconcile", "alerts"),
+    (Ruleset, "evaluate", "rules.evaluate", "rules"),
+    (Ruleset, "removals", "rules.removals", "rules"),
+    (FetchedPage, "text", "other.decode body", "other"),
+    *((Store, name, f"store.{name}", "store")
+      for name in ("ensure_watch", "watch", "watch_by_id", "update_watch", "last_good_snapshot",
+                   "add_snapshot", "add_evidence", "open_findings", "add_finding",
+                   "see_finding", "see_open_findings", "resolve_finding", "log_fetch",
+                   "snapshots", "set_snapshot_disclaimers")),
+]
+
+
 def instrument() -> None:
-    """Wrap the parts of the check path in timers (module globals, so callers see them)."""
-    for part in ("_parse", "_title", "_strip_invisible", "_main_paragraphs", "_widget_blocks"):
-        setattr(extract_mod, part, timed(f"extract.{part.lstrip('_')}", "extract",
-                                         getattr(extract_mod, part)))
-    check.extract = timed("extract", "extract", check.extract)
-    check.document_digest = timed("document_digest", "other", check.document_digest)
-    check.intrinsic_reason = timed("suspect.intrinsic", "suspect", check.intrinsic_reason)
-    check.relative_reason = timed("suspect.relative", "suspect", check.relative_reason)
-    check.diff_texts = timed("diff", "diff", check.diff_texts)
-    check.reconcile = timed("alerts.reconcile", "alerts", check.reconcile)
-    Ruleset.evaluate = timed("rules.evaluate", "rules", Ruleset.evaluate)
-    Ruleset.removals = timed("rules.removals", "rules", Ruleset.removals)
-    FetchedPage.text = timed("decode body", "other", FetchedPage.text)
-    for name in ("ensure_watch", "watch", "update_watch", "last_good_snapshot", "add_snapshot",
-                 "add_evidence", "open_findings", "add_finding", "see_finding",
-                 "see_open_findings", "last_title",
-                 "resolve_finding", "log_fetch", "snapshots", "set_snapshot_disclaimers"):
-        setattr(Store, name, timed(f"store.{name}", "store", getattr(Store, name)))
-    Snapshot.document = property(timed("store.snapshot.document (unzip+json)", "store",
+    """Wrap the parts of the check path (TARGETS) and Store transactions in timers."""
+    for owner, attr, name, group in TARGETS:
+        setattr(owner, attr, timed(name, group, getattr(owner, attr)))
+    Snapshot.document = property(timed("store.snapshot.document (unpack+json)", "store",
                                        Snapshot.document.fget))
     original = Store.transaction
 
@@ -214,8 +226,7 @@ def table(result: dict[str, Any]) -> str:
         if g in parts:
             lines.append(f"  {g:44} {parts[g]:8.2f}")
             for k, v in parts.items():
-                if k.startswith(g + ".") or (g == "other" and k in ("document_digest",
-                                                                     "decode body")):
+                if k.startswith(g + "."):
                     lines.append(f"      {k:40} {v:8.2f}")
     rest = parts.get("process", 0) - accounted
     lines.append(f"  {'unaccounted (check.py glue, hashing...)':44} {rest:8.2f}")

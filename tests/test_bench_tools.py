@@ -105,3 +105,14 @@ def test_server_without_validators(tmp_path: Path) -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_profile_check_times_parts_that_exist() -> None:
+    # Its timers wrap functions by name: a rename in the check path must fail here, not when
+    # someone next runs the profiler.
+    from bench import profile_check
+
+    missing = [f"{getattr(owner, '__name__', owner)}.{attr}"
+               for owner, attr, _, _ in profile_check.TARGETS if not hasattr(owner, attr)]
+    assert missing == []
+    assert len(profile_check.TARGETS) > 20
