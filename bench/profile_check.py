@@ -82,7 +82,7 @@ TARGETS: list[tuple[Any, str, str, str]] = [
     *((extract_mod, part, f"extract.{part.lstrip('_')}", "extract")
       for part in ("_parse", "_title", "_strip_invisible", "_main_paragraphs",
                    "_widget_blocks", "_prune")),
-    (analysis, "extract", "extract", "extract"),
+    (extract_mod, "extract", "extract", "extract"),  # analysis imports it at each call
     (analysis, "document_digest", "other.document_digest", "other"),
     (check, "document_digest", "other.document_digest", "other"),
     (analysis, "intrinsic_reason", "suspect.intrinsic", "suspect"),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from crawler.items import FetchedPage
 from monitor import blobs
-from monitor.extract import Document, extract
+from monitor.document import Document
 from monitor.suspect import intrinsic_reason
 from monitor.text import digest
 
@@ -43,6 +43,8 @@ def document_digest(doc: Document) -> str:
 
 def analyse(page: FetchedPage, ruleset: Ruleset) -> Analysis:
     """Extract a fetched page and run the rules over it, unless it is suspect."""
+    from monitor.extract import extract  # lxml: only in the processes that extract
+
     body_sha = page.body_sha256()
     doc = extract(page.text(), page.final_url or page.url)
     reason = intrinsic_reason(doc)

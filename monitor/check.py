@@ -19,7 +19,7 @@ from monitor import schedule
 from monitor.alerts import Plan, reconcile
 from monitor.analysis import Analysis, analyse, document_digest
 from monitor.diff import Changes, diff_texts
-from monitor.extract import Document
+from monitor.document import Document
 from monitor.outbox import QueuePolicy, queue_for_check
 from monitor.rules import Evaluation, Finding, Ruleset
 from monitor.store import Store, StoredFinding, Watch

@@ -14,85 +14,18 @@ import functools
 import itertools
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import lxml.etree
 import lxml.html
 
+from monitor.document import Document, Paragraph
 from monitor.text import key, normalize
 
 # trafilatura logs "empty HTML tree" and friends at ERROR for pages we classify ourselves.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 logging.getLogger("htmldate").setLevel(logging.CRITICAL)
-
-KINDS = ("heading", "text", "item", "quote", "table", "block")
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    """One block of visible text: its kind, its text and the links it carries."""
-
-    text: str
-    kind: str = "text"
-    links: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict:
-        d: dict = {"text": self.text, "kind": self.kind}
-        if self.links:
-            d["links"] = list(self.links)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Paragraph:
-        return cls(d["text"], d.get("kind", "text"), tuple(d.get("links", ())))
-
-
-@dataclass(frozen=True)
-class Document:
-    """What a page says: title, paragraphs in reading order, and signals for the suspect check.
-
-    `fine_print` is the text of the page's footer (and other legal-notice blocks): never a
-    claim and never part of the text compared between versions, but a disclosure there is
-    still on the page ("results vary" under every page of a site)."""
-
-    title: str = ""
-    paragraphs: tuple[Paragraph, ...] = ()
-    visible_words: int = 0
-    noscript_words: int = 0
-    extras: int = field(default=0, compare=False)
-    fine_print: tuple[str, ...] = ()
-
-    @property
-    def text(self) -> str:
-        return "\n".join(p.text for p in self.paragraphs)
-
-    @property
-    def words(self) -> int:
-        return sum(len(p.text.split()) for p in self.paragraphs)
-
-    def to_dict(self) -> dict:
-        d = {
-            "title": self.title,
-            "paragraphs": [p.to_dict() for p in self.paragraphs],
-            "visible_words": self.visible_words,
-            "noscript_words": self.noscript_words,
-        }
-        if self.fine_print:
-            d["fine_print"] = list(self.fine_print)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Document:
-        return cls(
-            d.get("title", ""),
-            tuple(Paragraph.from_dict(p) for p in d.get("paragraphs", ())),
-            d.get("visible_words", 0),
-            d.get("noscript_words", 0),
-            fine_print=tuple(d.get("fine_print", ())),
-        )
-
 
 _TRACKING = re.compile(
     r"^(utm_\w+|gclid|fbclid|msclkid|dclid|mc_cid|mc_eid|_ga|_gl|yclid|igshid|ref_src|hsa_\w+)$",

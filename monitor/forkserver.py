@@ -21,7 +21,7 @@ log = logging.getLogger("claimwatch.forkserver")
 # The rules to compile in the forkserver, read by monitor.workers when the forkserver imports it.
 PRELOAD_ENV = "CLAIMWATCH_WORKER_RULES"
 _MAX_ENV_BYTES = 96 * 1024  # Linux refuses a single environment string over 128 KiB
-_PRELOAD_MODULES = ["monitor.workers", "trafilatura", "lxml.html"]
+_PRELOAD_MODULES = ["monitor.workers", "monitor.extract", "trafilatura"]
 
 
 def context(rules_text: str, rules_path: str, cache_dir: str | None) -> BaseContext:

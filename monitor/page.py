@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from monitor.extract import Document, Paragraph
+from monitor.document import Document, Paragraph
 from monitor.patterns import Budget, Pattern, plain_ascii
 from monitor.text import normalize, sentence_spans
 

@@ -26,8 +26,8 @@ import yaml
 
 from monitor import patterns as patterns_module
 from monitor import rulekinds, yamlfile
+from monitor.document import Document
 from monitor.errors import ClaimwatchError, RulesError
-from monitor.extract import Document
 from monitor.page import Page, document_from_text
 from monitor.patterns import (
     Budget,

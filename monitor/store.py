@@ -20,8 +20,8 @@ import sqlite_utils
 
 from monitor import blobs
 from monitor.analysis import pack_body, pack_document
+from monitor.document import Document
 from monitor.errors import StoreError
-from monitor.extract import Document
 
 DB_NAME = "claimwatch.db"
 BUSY_TIMEOUT_MS = 30_000

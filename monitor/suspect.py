@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from monitor.extract import Document
+from monitor.document import Document
 
 # Below this many words a page is short enough that a banner phrase can be the whole story.
 SHORT_PAGE_WORDS = 150

@@ -61,3 +61,14 @@ def test_workers_take_the_rules_their_forkserver_compiled_only_if_unchanged(tmp_
     assert got["other"]["digest"] != got["same"]["digest"]
     # Only a forkserver of the process that asked compiles; other children never do.
     assert got["plain_child_preloaded"] == "False"
+
+
+def test_the_daemons_own_process_leaves_html_parsing_to_the_workers():
+    # lxml (about 5 MB) and trafilatura load in the forkserver the workers fork from; the
+    # daemon's process, which fetches, stores and reports, imports neither.
+    probe = ("import sys, monitor.cli, monitor.daemon, monitor.check, monitor.store;"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'lxml', 'trafilatura'}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
