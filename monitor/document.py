@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("heading", "text", "item", "quote", "table", "block")
-
 
 @dataclass(frozen=True)
 class Paragraph:
-    """One block of visible text: its kind, its text and the links it carries."""
+    """One block of visible text: its kind (heading, text, item, quote, table, or block for
+    a widget outside the main text), its text and the links it carries."""
 
     text: str
     kind: str = "text"

@@ -284,8 +284,7 @@ def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
     style = attrs.get("style", "")
     if style and re.search(r"display\s*:\s*none|visibility\s*:\s*hidden", style, re.I):
         return True
-    hint = f"{attrs.get('class', '')} {attrs.get('id', '')}"
-    return bool(hint.strip()) and _BOILERPLATE.search(hint) is not None
+    return _named(attrs, _BOILERPLATE)
 
 
 # Boilerplate that holds a site's legal notices: kept aside as the page's fine print.
@@ -305,8 +304,13 @@ def _is_fine_print(el: lxml.html.HtmlElement) -> bool:
         return False
     if attrs.get("role", "").lower() == "contentinfo":
         return True
+    return _named(attrs, _FINE_PRINT)
+
+
+def _named(attrs: Any, names: re.Pattern[str]) -> bool:
+    """Whether an element's class or id says it is one of `names`."""
     hint = f"{attrs.get('class', '')} {attrs.get('id', '')}"
-    return bool(hint.strip()) and _FINE_PRINT.search(hint) is not None
+    return bool(hint.strip()) and names.search(hint) is not None
 
 
 # Of the tags pruned whatever their attributes, those that may hold notices.
