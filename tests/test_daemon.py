@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -306,6 +307,54 @@ def test_a_rules_change_runs_in_slices_and_a_complete_cycle_finishes_it(
     assert "applied to 1 page(s): 0 baseline, 1 resolved, more to come" in caplog.text
     fda = [f for f in store.findings() if f.rule == "fda-approval-claim"]
     assert len(fda) == 4 and all(f.resolved_reason == "rules changed" for f in fda)
+
+
+def _writer_daemon(store, ruleset, linger: float, max_inflight: int = 16):
+    from monitor.daemon import Daemon, DaemonSettings
+
+    return Daemon(DaemonSettings(state_dir=store.path.parent, rules_path=RULES, once=True,
+                                 max_inflight=max_inflight, write_linger=linger), ruleset)
+
+
+def _put_later(daemon_, items: list, every: float) -> threading.Thread:
+    def put() -> None:
+        for item in items:
+            time.sleep(every)
+            daemon_._writes.put(item)
+
+    thread = threading.Thread(target=put, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_writer_commits_pages_that_arrive_within_a_moment_together(store, ruleset):
+    # Workers hand their pages over one at a time: a commit each cost the writer a fifth of
+    # its CPU. A quarter of max_inflight (4) in one batch is enough: no wait for the rest.
+    daemon_ = _writer_daemon(store, ruleset, linger=5.0)
+    _put_later(daemon_, [("page", i) for i in range(3)], every=0.05).join()
+    started = time.monotonic()
+    assert daemon_._more_pages() == [0, 1, 2]
+    _put_later(daemon_, [("page", i) for i in range(3, 6)], every=0.05)
+    assert daemon_._more_pages() == [3, 4, 5]
+    assert time.monotonic() - started < 2.0
+
+
+def test_the_writer_waits_only_a_moment_and_never_for_a_control_item(store, ruleset):
+    daemon_ = _writer_daemon(store, ruleset, linger=0.3)
+    started = time.monotonic()
+    assert daemon_._more_pages() == []
+    assert 0.25 <= time.monotonic() - started < 2.0
+    daemon_ = _writer_daemon(store, ruleset, linger=5.0)
+    _put_later(daemon_, [("page", 1), ("stop", None), ("page", 2)], every=0.05)
+    started = time.monotonic()
+    assert daemon_._more_pages() == [1]
+    assert time.monotonic() - started < 2.0
+    assert daemon_._writes.get(timeout=1) == ("stop", None)
+    # Stopping: what is queued goes now, nothing more is waited for.
+    daemon_.stopping = True
+    started = time.monotonic()
+    assert daemon_._more_pages() in ([], [2])
+    assert time.monotonic() - started < 1.0
 
 
 def test_worker_pools_are_recycled_without_hanging(state, tmp_path):
