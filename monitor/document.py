@@ -6,6 +6,7 @@ own, which stores, compares and reports them) never load lxml and trafilatura's 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 
@@ -48,8 +49,10 @@ class Document:
     def text(self) -> str:
         return "\n".join(p.text for p in self.paragraphs)
 
-    @property
+    @functools.cached_property
     def words(self) -> int:
+        """Counted once: a worker counts them for the suspect check and the count travels
+        with the document to the process that stores it."""
         return sum(len(p.text.split()) for p in self.paragraphs)
 
     def to_dict(self) -> dict:
