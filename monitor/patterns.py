@@ -427,12 +427,14 @@ class Pattern:
             return None
         return text.encode("ascii")
 
-    def finditer(self, text: str, budget: Budget | None,
-                 pos: int = 0, endpos: int | None = None) -> Iterator[regex.Match]:
+    def finditer(self, text: str, budget: Budget | None, pos: int = 0,
+                 endpos: int | None = None, *, possible: bool = False) -> Iterator[regex.Match]:
+        """Matches from `pos`; `possible`: the prefilter already found that a match could
+        start there (Page.possible), so it is not asked again."""
         self.ready(budget)
         end = len(text) if endpos is None else endpos
         blob = self._ascii_bytes(text)
-        first = self._first_possible(text, blob, pos, end)
+        first = pos if possible else self._first_possible(text, blob, pos, end)
         if first is None:
             return
         pos = first

@@ -165,7 +165,7 @@ def candidates(rule: Rule, page: Page, run: Run) -> Iterator[Candidate]:
             return
         if rule.scope in _PARAGRAPH_SCOPES and para.index in done:
             continue
-        for m in rule.pattern.finditer(para.text, run.budget, start):
+        for m in rule.pattern.finditer(para.text, run.budget, start, possible=True):
             sentence = para.sentence_at(m.start())
             sentence_key = (para.index, sentence)
             unit: object = sentence_key

@@ -245,7 +245,7 @@ class Ruleset:
         for name, cls in self.disclaimers.items():
             for part in page.parts:
                 for para, start in part.possible(cls.pattern, budget):
-                    for m in cls.pattern.finditer(para.text, budget, start):
+                    for m in cls.pattern.finditer(para.text, budget, start, possible=True):
                         a, b = para.sentence_at(m.start())
                         sentence = para.text[a:b]
                         found.setdefault(name, [])
