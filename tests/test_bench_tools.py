@@ -6,12 +6,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench import make_pages, serve
+from bench import cycle, make_pages, serve
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def files(d: Path) -> dict[str, bytes]:
@@ -116,3 +120,80 @@ def test_profile_check_times_parts_that_exist() -> None:
                for owner, attr, _, _ in profile_check.TARGETS if not hasattr(owner, attr)]
     assert missing == []
     assert len(profile_check.TARGETS) > 20
+
+
+# A measured command whose child outlives it, burning CPU and holding memory after its parent
+# has exited, as a multiprocessing forkserver (and the workers it reaps) can.
+_ORPHAN_MAKER = r"""
+import os, time
+if os.fork() == 0:
+    ballast = bytearray(60 * 2**20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    time.sleep(0.6)
+    end = time.process_time() + 0.6
+    while time.process_time() < end:
+        pass
+    os._exit(0)
+time.sleep(0.5)
+"""
+
+
+def test_measure_counts_the_cpu_and_memory_of_orphaned_descendants(tmp_path: Path) -> None:
+    code = ("import json, sys\nfrom bench import cycle\ncycle.become_subreaper()\n"
+            "m = cycle.measure([sys.executable, '-c', sys.argv[1]])\n"
+            "print(json.dumps(m.summary()))")
+    out = subprocess.run([sys.executable, "-c", code, _ORPHAN_MAKER], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT, check=True)
+    m = json.loads(out.stdout)
+    assert m["cpu"] >= 0.55  # the orphan's 0.6 s, counted though init never saw it
+    assert m["peak_rss_kb"] >= 60 * 1024 and m["processes"] >= 2
+    assert 0.4 <= m["wall"] < 1.0  # the measured process alone, not its orphan
+
+
+def _cycle(kind: str, wall: float) -> cycle.Cycle:
+    measured = cycle.Measured(["x"], wall, wall, 0.0, 0, 0, 0, 1, 0)
+    return cycle.Cycle(kind, measured, server={})
+
+
+def test_ratios_are_taken_round_by_round_and_the_median_is_a_real_run() -> None:
+    def rounds(*walls: tuple[float, float, float]) -> list[dict[str, cycle.Cycle]]:
+        return [{k: _cycle(k, w) for k, w in zip(cycle.KINDS, r, strict=True)} for r in walls]
+
+    runs = {"claimwatch": rounds((12, 1, 3), (16, 2, 3)),
+            "floor, 2 processes": rounds((10, 1, 2), (8, 1, 2)),
+            "urlwatch, html2text": rounds((6, 4, 6), (6, 5, 6))}
+    assert cycle.round_ratios(runs) == [
+        {"cold_vs_floor2": 1.2, "unchanged_vs_urlwatch": 0.25, "changed_vs_urlwatch": 0.5},
+        {"cold_vs_floor2": 2.0, "unchanged_vs_urlwatch": 0.4, "changed_vs_urlwatch": 0.5}]
+    three = [_cycle("cold", w) for w in (9.0, 7.0, 8.0)]
+    assert cycle.median_cycle(three) is three[2]
+    assert cycle.median_cycle(three[:2]).measured.wall == 7.0  # the lower of two, not a mean
+    assert cycle.ratio(3.0, None) is None and cycle.ratio(3.0, 0.0) is None
+
+
+def test_add_history_gives_every_page_more_snapshots_and_checks_still_read_the_latest(
+        tmp_path: Path) -> None:
+    from conftest import RULES, page, run_check
+
+    from demo.server import SiteServer
+    from monitor.rules import load_rules
+    from monitor.store import Store
+
+    ruleset = load_rules(RULES)
+    state = tmp_path / "state"
+    with SiteServer() as site:
+        for i in range(2):
+            site.serve(f"/h{i}/", page("ridgeline/v2.html"))
+        urls = [site.url(f"/h{i}/") for i in range(2)]
+        with Store.in_dir(state) as store:
+            first = [run_check(store, ruleset, url) for url in urls]
+        assert cycle._add_history(state / "claimwatch.db", 3) == 6
+        with Store.in_dir(state) as store:
+            for url, before in zip(urls, first, strict=True):
+                watch = store.watch(url)
+                assert len(store.snapshots(watch.id)) == 4
+                assert len(store.fetch_log(watch.id)) == 4
+                again = run_check(store, ruleset, url)
+                assert again.status == "unchanged"
+                assert {f.id for f in again.findings} == {f.id for f in before.findings}
