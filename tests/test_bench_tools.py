@@ -148,7 +148,7 @@ def test_measure_counts_the_cpu_and_memory_of_orphaned_descendants(tmp_path: Pat
     m = json.loads(out.stdout)
     assert m["cpu"] >= 0.55  # the orphan's 0.6 s, counted though init never saw it
     assert m["peak_rss_kb"] >= 60 * 1024 and m["processes"] >= 2
-    assert 0.4 <= m["wall"] < 1.0  # the measured process alone, not its orphan
+    assert 0.4 <= m["wall"] < 1.15  # the measured process alone: the orphan lives 1.25 s+
 
 
 def _cycle(kind: str, wall: float) -> cycle.Cycle:
