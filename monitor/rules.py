@@ -361,8 +361,14 @@ def load_rules_apart(path: str | Path, cache_dir: Path, *,
     text = read_rules(path)
     if validation_key(text) in known_good:
         return parse_rules(text, path, trusted=True)
+
+    def here() -> Ruleset:  # validated in this process after all, and saved as the child would
+        ruleset = parse_rules(text, path)
+        patterncache.save(cache_dir, ruleset.patterns)
+        return ruleset
+
     if not hasattr(os, "fork"):
-        return parse_rules(text, path)
+        return here()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: validate, report, and leave without any of the parent's clean-up
@@ -396,7 +402,7 @@ def load_rules_apart(path: str | Path, cache_dir: Path, *,
                                    field=p["field"]) for p in json.loads(said)]
             if problems:
                 raise RulesInvalid(problems)
-    return parse_rules(text, path)
+    return here()
 
 
 def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = True,

@@ -255,6 +255,15 @@ def test_rules_validated_apart_match_and_leave_no_compiled_pattern_here(tmp_path
     assert len(list(tmp_path.glob("patterns-*.pickle"))) == 1  # ...and saved them
 
 
+def test_rules_validated_here_without_fork_are_saved_as_the_child_would(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delattr(os, "fork")
+    ruleset = load_rules_apart(RULES_FILE, tmp_path)
+    assert ruleset.fully_validated
+    assert len(list(tmp_path.glob("patterns-*.pickle"))) == 1  # run's CLI leaves it to us
+
+
 @pytest.mark.parametrize(("old", "new"), [
     ("severity: high", "severity: dire"),  # a bad value
     ('- "Guaranteed results or your money back."', '- "Nothing here."'),  # a failing example
