@@ -22,14 +22,15 @@ def probe():
     import gc
     from monitor import workers as w
     compiled = all(p._compiled is not None for p in w._ruleset.patterns)
-    return {"preloaded": w._preloaded is not None,
+    order = list(sys.modules)  # in the order they were imported, in the forkserver
+    return {"trafilatura_first": order.index("trafilatura") < order.index("monitor.workers"),
+            "preloaded": w._preloaded is not None,
             "uses_preloaded": w._preloaded is not None and w._ruleset is w._preloaded[1],
             "compiled": compiled, "digest": w._ruleset.digest,
             "frozen": gc.get_freeze_count() > 0}
 
 def pool(rules_text):
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.workers"])
+    ctx = multiprocessing.get_context("forkserver")  # preloads as forkserver.context set
     return ProcessPoolExecutor(1, mp_context=ctx, initializer=workers.init,
                                initargs=(rules_text, path, os.getpid()))
 
@@ -56,6 +57,8 @@ def test_workers_take_the_rules_their_forkserver_compiled_only_if_unchanged(tmp_
     assert got["same"]["uses_preloaded"] and got["same"]["compiled"]
     # Inherited from the forkserver and out of the worker's collections: pages stay shared.
     assert got["same"]["frozen"]
+    # trafilatura is imported while `run` validates new rules, not after it.
+    assert got["same"]["trafilatura_first"]
     # Rules edited since (a reload): the worker parses the new text, not the stale preload.
     assert got["other"]["preloaded"] and not got["other"]["uses_preloaded"]
     assert got["other"]["digest"] != got["same"]["digest"]
