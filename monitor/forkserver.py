@@ -21,11 +21,14 @@ log = logging.getLogger("claimwatch.forkserver")
 # The rules to compile in the forkserver, read by monitor.workers when the forkserver imports it.
 PRELOAD_ENV = "CLAIMWATCH_WORKER_RULES"
 _MAX_ENV_BYTES = 96 * 1024  # Linux refuses a single environment string over 128 KiB
-# trafilatura first: with rules new to the state directory, `run` compiles them in its
+# monitor.workers last: with rules new to the state directory, `run` compiles them in its
 # validation child meanwhile, and the forkserver takes them from the pattern cache when it
-# gets to them (monitor.patterncache.ready) instead of waiting for them with its imports
-# still to do. Its workers start about a seventh of a second sooner.
-_PRELOAD_MODULES = ["trafilatura", "monitor.extract", "monitor.workers"]
+# gets to them (monitor.patterncache.ready), its other imports done while it waited. (The
+# workers started about a seventh of a second sooner than with trafilatura imported after.)
+# monitor.cli because each worker runs the main script again before it starts (multiprocessing
+# prepares a child so), and claimwatch's script imports monitor.cli and click: 60 ms of CPU in
+# every worker, a few in the forkserver that has them already.
+_PRELOAD_MODULES = ["trafilatura", "monitor.extract", "monitor.cli", "monitor.workers"]
 
 
 def context(rules_text: str, rules_path: str, cache_dir: str | None) -> BaseContext:

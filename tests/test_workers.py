@@ -24,6 +24,8 @@ def probe():
     compiled = all(p._compiled is not None for p in w._ruleset.patterns)
     order = list(sys.modules)  # in the order they were imported, in the forkserver
     return {"trafilatura_first": order.index("trafilatura") < order.index("monitor.workers"),
+            # this script does not import the CLI: the forkserver did, for claimwatch's script
+            "cli_preloaded": "monitor.cli" in sys.modules,
             "preloaded": w._preloaded is not None,
             "uses_preloaded": w._preloaded is not None and w._ruleset is w._preloaded[1],
             "compiled": compiled, "digest": w._ruleset.digest,
@@ -59,6 +61,8 @@ def test_workers_take_the_rules_their_forkserver_compiled_only_if_unchanged(tmp_
     assert got["same"]["frozen"]
     # trafilatura is imported while `run` validates new rules, not after it.
     assert got["same"]["trafilatura_first"]
+    # A worker re-runs the main script; what claimwatch's imports is there already.
+    assert got["same"]["cli_preloaded"]
     # Rules edited since (a reload): the worker parses the new text, not the stale preload.
     assert got["other"]["preloaded"] and not got["other"]["uses_preloaded"]
     assert got["other"]["digest"] != got["same"]["digest"]
