@@ -79,15 +79,17 @@ class Conditional(Kind):
         second, scope = rule.options["second"], rule.options["second_scope"]
         if second is None:
             return
-        page_wide = None
-        if scope == "page":
-            # The fine print is on the page too: a site's "results vary" in its footer.
-            m = next((m for part in page.parts if (m := second.search(part.text, run.budget))),
-                     None)
-            page_wide = m.group(0) if m else None
-        for cand in candidates(rule, page, run):
-            found = page_wide if scope == "page" else in_scope(cand, second, scope, run.budget,
-                                                               run.cache)
+        page_wide, searched = None, False  # the page is searched at the first candidate:
+        for cand in candidates(rule, page, run):  # most pages have none for most rules
+            if scope != "page":
+                found = in_scope(cand, second, scope, run.budget, run.cache)
+            else:
+                if not searched:
+                    # The fine print is on the page too: a site's "results vary" in its footer.
+                    m = next((m for part in page.parts
+                              if (m := second.search(part.text, run.budget))), None)
+                    page_wide, searched = (m.group(0) if m else None), True
+                found = page_wide
             if found:
                 run.miss(rule, cand.sentence_text, cand.match, "condition", found)
             else:

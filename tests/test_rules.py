@@ -304,6 +304,32 @@ def test_a_catastrophic_regex_times_out_is_reported_and_the_other_rules_run():
     assert [f.rule for f in evaluation.findings] == ["cure"]
 
 
+CONDITIONAL_SLOW_SECOND = BASE.replace("  - id: cure\n", """  - id: story
+    kind: conditional
+    category: testimonial-without-disclaimer
+    severity: low
+    message: story
+    link: https://www.ftc.gov/
+    patterns: ['\\bsaved my life\\b']
+    second: ['(a|aa)+\\1$']
+    examples:
+      match: ["This place saved my life."]
+  - id: cure
+""")
+
+
+def test_a_conditional_rule_searches_the_page_for_its_second_pattern_only_for_a_claim():
+    # A page-wide search for nothing to decide would cost the page's time for no purpose:
+    # here it would run out of time on the backreference and mark the rule incomplete.
+    ruleset = parse_rules(CONDITIONAL_SLOW_SECOND)
+    filler = "\n\n" + "a" * 50_000 + "!"
+    without = ruleset.evaluate(document_from_text("Ketamine cures addiction." + filler))
+    assert without.incomplete == {}
+    assert [f.rule for f in without.findings] == ["cure"]
+    claimed = ruleset.evaluate(document_from_text("This place saved my life." + filler))
+    assert claimed.incomplete == {"story": "timed out"}
+
+
 def test_five_megabytes_of_adversarial_text_finish(ruleset):
     chunk = ("100% 100% not not cure cure FDA-approved at-home ((( 2019;1(1):1 et al. "
              "I I my my " + "a" * 40 + " ")
