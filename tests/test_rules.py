@@ -281,15 +281,21 @@ def test_rules_validated_apart_report_problems_as_load_rules_does(tmp_path, old,
         (p.line, p.rule, p.field) for p in here.value.problems]
 
 
-CATASTROPHIC = BASE.replace("  - id: cure\n", """  - id: slow
-    category: cure-or-guarantee
+def before_cure(rid: str, rest: str, category: str = "cure-or-guarantee") -> str:
+    """BASE with one more rule, `rid`, listed before `cure`: `rest` is the YAML of its fields
+    after category, severity, message and link."""
+    return BASE.replace("  - id: cure\n", f"""  - id: {rid}
+    category: {category}
     severity: low
-    message: slow
+    message: {rid}
     link: https://www.ftc.gov/
-    patterns: ['(a|aa)+\\1$']
+{rest}  - id: cure
+""")
+
+
+CATASTROPHIC = before_cure("slow", """    patterns: ['(a|aa)+\\1$']
     examples:
       match: ["aaaa"]
-  - id: cure
 """)
 
 
@@ -304,18 +310,12 @@ def test_a_catastrophic_regex_times_out_is_reported_and_the_other_rules_run():
     assert [f.rule for f in evaluation.findings] == ["cure"]
 
 
-CONDITIONAL_SLOW_SECOND = BASE.replace("  - id: cure\n", """  - id: story
-    kind: conditional
-    category: testimonial-without-disclaimer
-    severity: low
-    message: story
-    link: https://www.ftc.gov/
+CONDITIONAL_SLOW_SECOND = before_cure("story", """    kind: conditional
     patterns: ['\\bsaved my life\\b']
     second: ['(a|aa)+\\1$']
     examples:
       match: ["This place saved my life."]
-  - id: cure
-""")
+""", category="testimonial-without-disclaimer")
 
 
 def test_a_conditional_rule_searches_the_page_for_its_second_pattern_only_for_a_claim():
