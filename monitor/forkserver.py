@@ -26,8 +26,8 @@ _MAX_ENV_BYTES = 96 * 1024  # Linux refuses a single environment string over 128
 # gets to them (monitor.patterncache.ready), its other imports done while it waited. (The
 # workers started about a seventh of a second sooner than with trafilatura imported after.)
 # monitor.cli because each worker runs the main script again before it starts (multiprocessing
-# prepares a child so), and claimwatch's script imports monitor.cli and click: 60 ms of CPU in
-# every worker, a few in the forkserver that has them already.
+# prepares a child so), and claimwatch's script imports monitor.cli and click: about 60 ms of
+# CPU in every worker, after each recycling too, instead of once in the forkserver.
 _PRELOAD_MODULES = ["trafilatura", "monitor.extract", "monitor.cli", "monitor.workers"]
 
 

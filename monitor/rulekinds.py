@@ -79,8 +79,9 @@ class Conditional(Kind):
         second, scope = rule.options["second"], rule.options["second_scope"]
         if second is None:
             return
-        page_wide, searched = None, False  # the page is searched at the first candidate:
-        for cand in candidates(rule, page, run):  # most pages have none for most rules
+        # The page is searched at the first candidate: most pages hold no claim of most rules.
+        page_wide, searched = None, False
+        for cand in candidates(rule, page, run):
             if scope != "page":
                 found = in_scope(cand, second, scope, run.budget, run.cache)
             else:
