@@ -80,17 +80,15 @@ class Conditional(Kind):
         if second is None:
             return
         # The page is searched at the first candidate: most pages hold no claim of most rules.
-        page_wide, searched = None, False
+        page_wide, searched = None, scope != "page"
         for cand in candidates(rule, page, run):
-            if scope != "page":
-                found = in_scope(cand, second, scope, run.budget, run.cache)
-            else:
-                if not searched:
-                    # The fine print is on the page too: a site's "results vary" in its footer.
-                    m = next((m for part in page.parts
-                              if (m := second.search(part.text, run.budget))), None)
-                    page_wide, searched = (m.group(0) if m else None), True
-                found = page_wide
+            if not searched:
+                # The fine print is on the page too: a site's "results vary" in its footer.
+                m = next((m for part in page.parts
+                          if (m := second.search(part.text, run.budget))), None)
+                page_wide, searched = (m.group(0) if m else None), True
+            found = page_wide if scope == "page" else in_scope(cand, second, scope, run.budget,
+                                                               run.cache)
             if found:
                 run.miss(rule, cand.sentence_text, cand.match, "condition", found)
             else:
