@@ -59,6 +59,16 @@ def test_document_round_trips_through_dict():
     assert Document.from_dict(doc.to_dict()) == doc
 
 
+def test_a_word_count_made_in_a_worker_travels_with_the_document():
+    import pickle
+
+    doc = extract(page("bluepine/v1.html").decode(), "http://127.0.0.1/bluepine/")
+    words = doc.words  # the suspect check counts them in the worker
+    arrived = pickle.loads(pickle.dumps(doc))  # as the pool hands it to the writer
+    assert vars(arrived).get("words") == words > 100  # counted already, not counted again
+    assert arrived == doc
+
+
 ARTICLE = ("<html><body><article><h1>Ketamine for alcohol use disorder</h1><p>Ketamine is used "
            "at low doses in our clinic, alongside therapy, for adults with alcohol use disorder "
            "who have tried other treatments first.</p>{}<p>Call us today to book a consultation "
