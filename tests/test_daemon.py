@@ -359,6 +359,39 @@ def test_the_writer_waits_only_a_moment_and_never_for_a_control_item(store, rule
     assert time.monotonic() - started < 1.0
 
 
+def test_pages_queued_together_go_to_a_worker_in_one_task_and_fail_alone(store, ruleset):
+    # A task per page cost the daemon's own process a tenth of its CPU in pool machinery.
+    from crawler.items import FetchedPage
+    from monitor.config import Config, DaemonConfig
+    from monitor.daemon import Daemon, DaemonSettings
+
+    settings = DaemonSettings(state_dir=store.path.parent, rules_path=RULES, once=True,
+                              config=Config(daemon=DaemonConfig(workers=1)))
+    daemon_ = Daemon(settings, ruleset)
+    tasks: list[list[str]] = []
+    submit = daemon_._submit
+    daemon_._submit = lambda pages: (tasks.append([p.url for p in pages]), submit(pages))[1]
+    html = page("ridgeline/v2.html")  # "FDA-cleared", "78 % ... still sober", ...
+    pages = [FetchedPage(url=f"http://127.0.0.1:9/{i}", status=200, body=html,
+                         headers={"content-type": "text/html"}) for i in range(10)]
+    pages[3] = FetchedPage(url="http://127.0.0.1:9/3", status=200, body=None)  # breaks analysis
+    for fetched in pages:
+        watch, _ = store.add_watch(fetched.url, interval=3600, tags=(), now=0, next_check=0)
+        daemon_._to_analyse.put((watch, fetched))
+    daemon_._to_analyse.put(None)
+    try:
+        daemon_._submit_loop()
+        recorded = [daemon_._writes.get(timeout=60)[1] for _ in pages]
+    finally:
+        daemon_._pool.shutdown()
+    assert sorted(url for task in tasks for url in task) == sorted(p.url for p in pages)
+    assert len(tasks) < len(pages) and max(len(task) for task in tasks) > 1, tasks
+    outcomes = {watch.url: done for watch, _, done in recorded}
+    assert "TypeError" in str(outcomes.pop("http://127.0.0.1:9/3").exception())
+    assert all({f.rule for f in done.result().evaluation.findings}
+               >= {"fda-approval-claim", "outcome-statistic"} for done in outcomes.values())
+
+
 def test_worker_pools_are_recycled_without_hanging(state, tmp_path):
     config = tmp_path / "claimwatch.toml"
     config.write_text("[daemon]\nworkers = 1\nrecycle_after = 2\n")
