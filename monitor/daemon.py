@@ -595,8 +595,7 @@ class Daemon:
                         log.exception("recording %s failed", watch.url)
                         self._record_failure(store, watch, exc)
         finally:
-            for watch, _, _ in items:
-                self._done(watch)
+            self._done([watch for watch, _, _ in items])
         for watch, result in results:
             self._after(watch, result)
 
@@ -643,10 +642,12 @@ class Daemon:
         if result.status == "error":
             log.warning("%s: %s", watch.url, result.error)
 
-    def _done(self, watch: Watch) -> None:
+    def _done(self, watches: list[Watch]) -> None:
+        """Watches out of flight; the loop thread, woken once for them all, feeds more."""
         with self._lock:
-            self._inflight.pop(watch.id, None)
-            self._by_url.pop(watch.url, None)
+            for watch in watches:
+                self._inflight.pop(watch.id, None)
+                self._by_url.pop(watch.url, None)
         if not self.stopping:
             self._loop.call_from_thread(self._feed, True)
 
