@@ -273,11 +273,17 @@ _STATISTIC = re.compile(r"\d\s*(?:%|x\b|×|/\s*\d|-?fold\b)|\bper\s?cent\b", re.
 _QUOTE_HINT = re.compile(r"testimonial|review|quote|story|stories", re.I)
 
 
+_CACHED_ATTRIBUTES = 1000  # characters: an inline image in a style is not kept in the cache
+
+
 def _is_boilerplate(el: lxml.html.HtmlElement) -> bool:
-    return _boilerplate(el.tag, tuple(el.items()))
+    items = tuple(el.items())
+    if sum(len(value) for _, value in items) > _CACHED_ATTRIBUTES:
+        return _boilerplate.__wrapped__(el.tag, items)
+    return _boilerplate(el.tag, items)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def _boilerplate(tag: str, items: tuple[tuple[str, str], ...]) -> bool:
     """_is_boilerplate by tag and attributes: a site's pages share a few hundred
     combinations, each tested once instead of for each of the hundred or two elements a

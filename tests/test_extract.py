@@ -139,3 +139,22 @@ def test_fine_print_is_bounded():
     doc = extract(f"<html><body><main><p>{'Ketamine clinic text. ' * 30}</p></main>"
                   f"<footer>{footer}</footer></body></html>")
     assert 0 < sum(len(t) for t in doc.fine_print) <= 4000
+
+
+def test_boilerplate_is_told_by_tag_and_attributes_and_large_attributes_are_not_cached():
+    import lxml.html
+
+    from monitor.extract import _boilerplate, _is_boilerplate
+
+    hidden = "display:none;background:url(data:image/png;base64," + "A" * 5000 + ")"
+    html = ("<html><body><div class='promo'>95% stay sober</div>"
+            f"<div style='{hidden}'>hidden</div><div class='site-footer'>Copyright</div>"
+            "<div class='promo'>again</div><div style='display:none'>hidden too</div>"
+            "</body></html>")
+    promo, large, footer, promo_again, small = lxml.html.fromstring(html).iter("div")
+    _boilerplate.cache_clear()
+    verdicts = [_is_boilerplate(el) for el in (promo, large, footer, promo_again, small)]
+    assert verdicts == [False, True, True, False, True]
+    info = _boilerplate.cache_info()
+    assert info.hits == 1  # the second promo
+    assert info.currsize == 3  # promo, footer, the short hidden style; not the 5 KB one
