@@ -168,10 +168,12 @@ def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None) -> list[Parag
         # fast=True skips trafilatura's fallback extractors: our own widget pass recovers what
         # they would, and on every page we tested the main text was identical, at 2/3 the cost.
         # No url: trafilatura would resolve every link with courlan; _add resolves the few it
-        # keeps.
+        # keeps. output_format "xml": only the body element is read here, and the default
+        # ("python") also renders it as text (0.15 ms a page).
         result = trafilatura.bare_extraction(
             tree, url=None, include_links=True, include_tables=True, include_comments=False,
             include_formatting=False, with_metadata=False, deduplicate=False, fast=True,
+            output_format="xml",
         )
     except (ValueError, TypeError, lxml.etree.LxmlError):
         return []
