@@ -151,30 +151,32 @@ def _strip_invisible(body: lxml.html.HtmlElement) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- main text
 
 @functools.cache
-def _trafilatura() -> Any:
+def _trafilatura() -> tuple[Any, Any]:
     """trafilatura, imported on first use (only processes that extract pay for it), with its
-    attribute prunes gated (monitor.prunegate)."""
+    attribute prunes gated (monitor.prunegate), and the options of every extraction, made
+    once (50 us of configparser lookups a page otherwise; trafilatura copies them before it
+    changes any)."""
     import trafilatura
+    from trafilatura.settings import Extractor
 
     from monitor import prunegate
 
     prunegate.install()
-    return trafilatura
+    # fast=True skips trafilatura's fallback extractors: our own widget pass recovers what
+    # they would, and on every page we tested the main text was identical, at 2/3 the cost.
+    # No url: trafilatura would resolve every link with courlan; _add resolves the few it
+    # keeps. output_format "xml": only the body element is read here, and the default
+    # ("python") also renders it as text (0.15 ms a page).
+    options = Extractor(output_format="xml", fast=True, comments=False, formatting=False,
+                        links=True, images=False, tables=True, dedup=False, url=None,
+                        with_metadata=False)
+    return trafilatura, options
 
 
 def _main_paragraphs(tree: lxml.html.HtmlElement, url: str | None) -> list[Paragraph]:
-    trafilatura = _trafilatura()
+    trafilatura, options = _trafilatura()
     try:
-        # fast=True skips trafilatura's fallback extractors: our own widget pass recovers what
-        # they would, and on every page we tested the main text was identical, at 2/3 the cost.
-        # No url: trafilatura would resolve every link with courlan; _add resolves the few it
-        # keeps. output_format "xml": only the body element is read here, and the default
-        # ("python") also renders it as text (0.15 ms a page).
-        result = trafilatura.bare_extraction(
-            tree, url=None, include_links=True, include_tables=True, include_comments=False,
-            include_formatting=False, with_metadata=False, deduplicate=False, fast=True,
-            output_format="xml",
-        )
+        result = trafilatura.bare_extraction(tree, options=options)
     except (ValueError, TypeError, lxml.etree.LxmlError):
         return []
     body = getattr(result, "body", None)
