@@ -8,7 +8,6 @@ which is never a valid zlib header (its first two bytes are not a multiple of 31
 
 from __future__ import annotations
 
-import threading
 import zlib
 from typing import Any
 
@@ -19,29 +18,14 @@ _LEVEL = 3  # on pages, as fast as level 1 and smaller
 def pack(data: bytes) -> bytes:
     """`data` compressed: a zstd frame that records its size and a checksum of the content
     (as zlib's streams did), so a damaged blob fails to unpack instead of reading wrong."""
-    return _codec("compressor").compress(data)
+    return _zstd().ZstdCompressor(level=_LEVEL, write_checksum=True).compress(data)
 
 
 def unpack(blob: bytes) -> bytes:
     """What `pack` (or, for older rows, zlib.compress) was given."""
     if blob[:4] == _ZSTD_MAGIC:
-        return _codec("decompressor").decompress(blob)
+        return _zstd().ZstdDecompressor().decompress(blob)
     return zlib.decompress(blob)
-
-
-_codecs = threading.local()
-
-
-def _codec(kind: str) -> Any:
-    """This thread's zstd compressor or decompressor: made once rather than per blob (a fifth
-    of packing a page's body), and per thread since one may not be used by two at once."""
-    codec = getattr(_codecs, kind, None)
-    if codec is None:
-        zstd = _zstd()
-        codec = (zstd.ZstdCompressor(level=_LEVEL, write_checksum=True) if kind == "compressor"
-                 else zstd.ZstdDecompressor())
-        setattr(_codecs, kind, codec)
-    return codec
 
 
 def _zstd() -> Any:

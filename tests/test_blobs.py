@@ -25,27 +25,6 @@ def test_pack_round_trips_and_is_a_zstd_frame(data: bytes):
     assert blobs.unpack(packed) == data
 
 
-def test_blobs_packed_in_turn_and_from_several_threads_are_each_whole():
-    # A compressor is kept per thread: a blob must not depend on what it packed before, and
-    # two threads must never share one.
-    import threading
-
-    inputs = [PAGE, b"x", bytes(range(256)) * 64, PAGE[::-1], b""] * 20
-    first = [blobs.pack(data) for data in inputs]
-    assert [blobs.pack(data) for data in reversed(inputs)] == first[::-1]
-    results: dict[int, list[bytes]] = {}
-
-    def work(n: int) -> None:
-        results[n] = [blobs.unpack(blobs.pack(data)) for data in inputs]
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(results[n] == inputs for n in range(4))
-
-
 def test_a_page_packs_smaller_than_zlib_did():
     assert len(blobs.pack(PAGE)) <= len(zlib.compress(PAGE, 1))
 
