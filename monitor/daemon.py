@@ -41,6 +41,7 @@ from typing import Any
 
 from crawler.items import FetchedPage, FetchRequest
 from monitor import forkserver, schedule, workers
+from monitor.analysis import Analysis
 from monitor.check import CheckResult, process, reevaluate_all
 from monitor.config import Config, load_config
 from monitor.errors import ClaimwatchError
@@ -470,20 +471,16 @@ class Daemon:
 
     def _analysed(self, batch: list[tuple[Watch, FetchedPage]], slots: threading.Semaphore,
                   future: Future) -> None:
-        """A task's results to the writer, each page with its own outcome (a page whose
-        analysis raised fails alone; a task that failed whole fails each of its pages)."""
+        """A task's results to the writer, each page with its own outcome: its Analysis, or
+        the exception that stands for it (a page whose analysis raised fails alone; a task
+        that failed whole fails each of its pages)."""
         slots.release()
         try:
             outcomes: list[Any] = future.result()
         except Exception as exc:  # noqa: BLE001 - a broken pool, a cancelled task
             outcomes = [exc] * len(batch)
         for (watch, page), outcome in zip(batch, outcomes, strict=True):
-            done: Future = Future()
-            if isinstance(outcome, BaseException):
-                done.set_exception(outcome)
-            else:
-                done.set_result(outcome)
-            self._writes.put(("page", (watch, page, done)))
+            self._writes.put(("page", (watch, page, outcome)))
 
     def _submit(self, pages: list[FetchedPage]) -> Future:
         """The pages' analysis; a future that fails (so each page is recorded as a failed
@@ -588,9 +585,9 @@ class Daemon:
         results = []
         try:
             with store.transaction():
-                for watch, page, analysis in items:
+                for watch, page, outcome in items:
                     try:
-                        results.append((watch, self._record(store, watch, page, analysis)))
+                        results.append((watch, self._record(store, watch, page, outcome)))
                     except Exception as exc:  # noqa: BLE001 - one bad page must not sink the batch
                         log.exception("recording %s failed", watch.url)
                         self._record_failure(store, watch, exc)
@@ -600,15 +597,16 @@ class Daemon:
             self._after(watch, result)
 
     def _record(self, store: Store, watch: Watch, page: FetchedPage,
-                analysis: Future | None) -> CheckResult:
+                outcome: Analysis | Exception | None) -> CheckResult:
+        """Record a page with its analysis (None: the page was not analysed); an exception in
+        its place makes the check a failed one, not a crash."""
         result_analysis = None
-        if analysis is not None:
-            try:
-                result_analysis = analysis.result()
-            except workers.AnalysisFailed as exc:  # a broken page is an error, not a crash
-                page = replace(page, error=f"analysis failed: {exc}")
-            except Exception as exc:  # noqa: BLE001 - nor is a lost worker
-                page = replace(page, error=f"analysis failed: {type(exc).__name__}: {exc}")
+        if isinstance(outcome, workers.AnalysisFailed):
+            page = replace(page, error=f"analysis failed: {outcome}")
+        elif isinstance(outcome, Exception):
+            page = replace(page, error=f"analysis failed: {type(outcome).__name__}: {outcome}")
+        else:
+            result_analysis = outcome
         return process(store, page, self.ruleset, now=time.time(), analysis=result_analysis,
                        queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False,
                        watch_id=watch.id, reschedule=True)

@@ -359,22 +359,23 @@ def test_the_writer_waits_only_a_moment_and_never_for_a_control_item(store, rule
     assert time.monotonic() - started < 1.0
 
 
-def test_pages_queued_together_go_to_a_worker_in_one_task_and_fail_alone(store, ruleset):
-    # A task per page cost the daemon's own process a tenth of its CPU in pool machinery.
-    from crawler.items import FetchedPage
+def _analysed_in_tasks(store, ruleset, pages, **daemon_config):
+    """Queue `pages` for the submitter of a daemon with one worker, as the loop does, and let
+    it hand them over: (the pages of each task, each page's outcome by URL)."""
     from monitor.config import Config, DaemonConfig
     from monitor.daemon import Daemon, DaemonSettings
 
     settings = DaemonSettings(state_dir=store.path.parent, rules_path=RULES, once=True,
-                              config=Config(daemon=DaemonConfig(workers=1)))
+                              config=Config(daemon=DaemonConfig(workers=1, **daemon_config)))
     daemon_ = Daemon(settings, ruleset)
     tasks: list[list[str]] = []
     submit = daemon_._submit
-    daemon_._submit = lambda pages: (tasks.append([p.url for p in pages]), submit(pages))[1]
-    html = page("ridgeline/v2.html")  # "FDA-cleared", "78 % ... still sober", ...
-    pages = [FetchedPage(url=f"http://127.0.0.1:9/{i}", status=200, body=html,
-                         headers={"content-type": "text/html"}) for i in range(10)]
-    pages[3] = FetchedPage(url="http://127.0.0.1:9/3", status=200, body=None)  # breaks analysis
+
+    def counted(task_pages):
+        tasks.append([p.url for p in task_pages])
+        return submit(task_pages)
+
+    daemon_._submit = counted
     for fetched in pages:
         watch, _ = store.add_watch(fetched.url, interval=3600, tags=(), now=0, next_check=0)
         daemon_._to_analyse.put((watch, fetched))
@@ -383,13 +384,40 @@ def test_pages_queued_together_go_to_a_worker_in_one_task_and_fail_alone(store, 
         daemon_._submit_loop()
         recorded = [daemon_._writes.get(timeout=60)[1] for _ in pages]
     finally:
-        daemon_._pool.shutdown()
+        if daemon_._pool is not None:
+            daemon_._pool.shutdown()
     assert sorted(url for task in tasks for url in task) == sorted(p.url for p in pages)
+    return tasks, {watch.url: outcome for watch, _, outcome in recorded}
+
+
+def _fetched(n: int) -> list:
+    from crawler.items import FetchedPage
+
+    html = page("ridgeline/v2.html")  # "FDA-cleared", "78 % ... still sober", ...
+    return [FetchedPage(url=f"http://127.0.0.1:9/{i}", status=200, body=html,
+                        headers={"content-type": "text/html"}) for i in range(n)]
+
+
+def test_pages_queued_together_go_to_a_worker_in_one_task_and_fail_alone(store, ruleset):
+    # A task per page cost the daemon's own process a tenth of its CPU in pool machinery.
+    from crawler.items import FetchedPage
+    from monitor.workers import AnalysisFailed
+
+    pages = _fetched(10)
+    pages[3] = FetchedPage(url="http://127.0.0.1:9/3", status=200, body=None)  # breaks analysis
+    tasks, outcomes = _analysed_in_tasks(store, ruleset, pages)
     assert len(tasks) < len(pages) and max(len(task) for task in tasks) > 1, tasks
-    outcomes = {watch.url: done for watch, _, done in recorded}
-    assert "TypeError" in str(outcomes.pop("http://127.0.0.1:9/3").exception())
-    assert all({f.rule for f in done.result().evaluation.findings}
-               >= {"fda-approval-claim", "outcome-statistic"} for done in outcomes.values())
+    broken = outcomes.pop("http://127.0.0.1:9/3")
+    assert isinstance(broken, AnalysisFailed) and "TypeError" in str(broken)
+    assert all({f.rule for f in analysis.evaluation.findings}
+               >= {"fda-approval-claim", "outcome-statistic"} for analysis in outcomes.values())
+
+
+def test_a_task_never_takes_a_pool_past_its_recycling(store, ruleset):
+    # recycle_after bounds the pages a worker analyses before it is replaced, batched or not.
+    tasks, outcomes = _analysed_in_tasks(store, ruleset, _fetched(10), recycle_after=3)
+    assert max(len(task) for task in tasks) == 3, tasks
+    assert not any(isinstance(o, Exception) for o in outcomes.values())
 
 
 def test_worker_pools_are_recycled_without_hanging(state, tmp_path):
