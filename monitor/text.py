@@ -52,9 +52,10 @@ def _splits_as_the_regex(text: str) -> bool:
 
 
 _NON_WORD = re.compile(r"[^\w%$]+")
-# For ASCII text: every character _NON_WORD matches becomes a space.
-_ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128))
-                                 if not (c.isalnum() or c in "_%$")})
+# For ASCII text, as bytes: every character _NON_WORD matches becomes a space (a bytes table
+# translates at memory speed, a str one a dictionary lookup per character).
+_ASCII_NON_WORD = bytes(b if chr(b).isalnum() or chr(b) in "_%$" else ord(" ")
+                        for b in range(128)) + bytes(range(128, 256))
 
 
 _SPACED_PERCENT = re.compile(r"(\d)\s+%")
@@ -62,11 +63,16 @@ _SPACED_PERCENT = re.compile(r"(\d)\s+%")
 
 def key(text: str) -> str:
     """Comparison key: case, punctuation and whitespace do not count; words and numbers do."""
+    if text.isascii():
+        # The same key as below, twice as fast: normalize only collapses spaces here, and
+        # the table turns every space into one that split() drops.
+        text = text.lower()
+        if "%" in text:
+            text = _SPACED_PERCENT.sub(r"\1%", text)
+        return b" ".join(text.encode().translate(_ASCII_NON_WORD).split()).decode()
     text = normalize(text).casefold()
     if "%" in text:
         text = _SPACED_PERCENT.sub(r"\1%", text)
-    if text.isascii():  # the same key as the regex below, several times faster
-        return " ".join(text.translate(_ASCII_NON_WORD).split())
     return _NON_WORD.sub(" ", text).strip()
 
 

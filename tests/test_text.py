@@ -77,8 +77,9 @@ def test_the_ascii_fast_path_of_key_gives_what_the_regexes_give():
 
     alphabet = [chr(c) for c in range(128)] + list("  5%$_aZ")
     rng = random.Random(11)
-    samples = ["".join(rng.choices(alphabet, k=rng.randrange(0, 40))) for _ in range(3000)]
-    samples += [c * 3 for c in alphabet] + ["85 %  of patients", "$1,200 \x1c_x_ 9\t%"]
+    samples = ["".join(rng.choices(alphabet, k=rng.randrange(0, 40))) for _ in range(20000)]
+    samples += [c * 3 for c in alphabet] + ["85 %  of patients", "$1,200 \x1c_x_ 9\t%",
+                                            "7 \x1c\x1f%", "7\x0b\r\n %  \x1e"]
     for s in samples:
         assert key(s) == general(s), repr(s)
     assert key("85 %  of Patients, sober!") == "85% of patients sober"
