@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover
 FLAGS = regex.IGNORECASE | regex.VERSION0
 _UNSET = object()
 _PREFILTER_MIN = 2000  # characters
+_ANCHORED_TRIES = 4  # places tried anchored before a search (Pattern._first_match)
 _REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
@@ -451,26 +452,47 @@ class Pattern:
                 if possible < 0:
                     return
                 pos = possible
-            try:
-                m = self.compiled.search(text, pos, end, timeout=budget.remaining())
-            except TimeoutError as exc:
-                raise PatternTimeout(str(exc)) from None
+            m = self._first_match(text, blob, pos, end, budget)
             if m is None:
                 return
             yield m
             pos = m.end() if m.end() > m.start() else m.end() + 1
 
+    def _first_match(self, text: str, blob: bytes | None, pos: int, end: int,
+                     budget: Budget) -> regex.Match | None:
+        """The first match at or after `pos`, a place where one could start. On plain ASCII
+        text (`blob`) the exact pattern is tried first where the prefilter says a match could
+        start, anchored there: a search that fails at such a place goes on trying the
+        pattern at every later position of the text, at ten times the cost. Where the
+        prefilter's places keep failing (text made to look like a claim), one search does
+        the rest, without a round of Python per place."""
+        if blob is not None:
+            for _ in range(_ANCHORED_TRIES):
+                m = _timed(self.compiled.match, text, pos, end, budget)
+                if m is not None:
+                    return m
+                pos = self.prefilter.start(blob, pos + 1, end, True)
+                if pos < 0:
+                    return None
+        return _timed(self.compiled.search, text, pos, end, budget)
+
     def search(self, text: str, budget: Budget | None,
                pos: int = 0, endpos: int | None = None) -> regex.Match | None:
         self.ready(budget)
         end = len(text) if endpos is None else endpos
-        first = self._first_possible(text, self._ascii_bytes(text), pos, end)
+        blob = self._ascii_bytes(text)
+        first = self._first_possible(text, blob, pos, end)
         if first is None:
             return None
-        pos = first
         if budget is None:
-            return self.compiled.search(text, pos, end)
-        try:
-            return self.compiled.search(text, pos, end, timeout=budget.remaining())
-        except TimeoutError as exc:
-            raise PatternTimeout(str(exc)) from None
+            return self.compiled.search(text, first, end)
+        return self._first_match(text, blob, first, end, budget)
+
+
+def _timed(method: Any, text: str, pos: int, end: int, budget: Budget) -> regex.Match | None:
+    """A compiled pattern's search or match within the budget's time allowance (passed by
+    position: as a keyword, the timeout costs a third of a short search)."""
+    try:
+        return method(text, pos, end, None, False, budget.remaining())
+    except TimeoutError as exc:
+        raise PatternTimeout(str(exc)) from None

@@ -481,6 +481,22 @@ def test_re2_also_decides_where_a_short_text_is_searched_by_the_slow_engine():
     assert slow.search("aab", budget).group() == "aab"
 
 
+def test_places_the_prefilter_finds_are_tried_anchored_then_searched_as_before():
+    from monitor.patterns import _ANCHORED_TRIES, Budget, Pattern, compile_pattern
+
+    negated = Pattern.build("p", compile_pattern(r"(?<!not a )\bcure\b"))
+    budget = Budget(5.0, 5.0)
+    for misses in range(2 * _ANCHORED_TRIES + 2):  # past the anchored tries, a search
+        for tail in ("", "It is a cure.", "A cure; a cure."):
+            text = "It is not a cure. " * misses + tail
+            expected = [m.span() for m in negated.compiled.finditer(text)]
+            assert [m.span() for m in negated.finditer(text, budget)] == expected, text
+            first = negated.search(text, budget)
+            assert (first.span() if first else None) == (expected[0] if expected else None)
+            wide = text.replace("It", "Ét")  # not ASCII: searched as it always was
+            assert [m.span() for m in negated.finditer(wide, budget)] == expected, wide
+
+
 def test_prefilter_start_agrees_with_the_re2_wrappers_search():
     from monitor.patterns import _start_finder, re2
 
