@@ -88,18 +88,14 @@ class AnalysisFailed(Exception):
     itself may not (and one page must not fail the others of its task)."""
 
 
-def analyse_page(page: FetchedPage) -> Analysis:
-    """Extract a page and evaluate the rules on it (the CPU-heavy half of a check)."""
-    assert _ruleset is not None, "worker not initialised"
-    return analyse(page, _ruleset)
-
-
 def analyse_pages(pages: list[FetchedPage]) -> list[Analysis | AnalysisFailed]:
-    """analyse_page for each page of a task, a failure in the place of its page."""
+    """Extract each page of a task and evaluate the rules on it (the CPU-heavy half of a
+    check), a failure in the place of its page."""
+    assert _ruleset is not None, "worker not initialised"
     out: list[Analysis | AnalysisFailed] = []
     for page in pages:
         try:
-            out.append(analyse_page(page))
+            out.append(analyse(page, _ruleset))
         except Exception as exc:  # noqa: BLE001 - recorded as that page's failed check
             out.append(AnalysisFailed(f"{type(exc).__name__}: {exc}"))
     return out
