@@ -57,17 +57,18 @@ def extract(html: str, url: str | None = None) -> Document:
     if tree is None:
         return Document()
     title = _title(tree)
-    main = _main_paragraphs(tree, url)  # trafilatura works on its own copy of the tree
     body = tree.find("body")
     if body is None:
-        return Document(title, tuple(main))
+        return Document(title, tuple(_main_paragraphs(tree, url)))
     visible, noscript = _strip_invisible(body)
+    fine_print = _drop_chrome(body)
+    main = _main_paragraphs(tree, url)  # trafilatura works on its own copy of the tree
     seen = _MainText(main)
     # Widgets that only repeat the main text, or each other (responsive layouts render
     # widgets twice), are left out.
     unique: list[Paragraph] = []
     keys: set[str] = set()
-    blocks, fine_print = _widget_blocks(body, url)
+    blocks, fine_print = _widget_blocks(body, url, fine_print)
     for p in blocks:
         k = key(p.text)
         if k and k not in keys:
@@ -333,6 +334,11 @@ def _named(attrs: Any, names: re.Pattern[str]) -> bool:
 
 # Of the tags pruned whatever their attributes, those that may hold notices.
 _NOTICE_TAGS = frozenset(("footer", "aside"))
+# Of those, the ones trafilatura deletes with all they hold before it extracts (its
+# MANUALLY_CLEANED). Not "form", which it keeps when the form wraps most of the page
+# (ASP.NET), nor "header", whose headings it keeps.
+_CHROME_TAGS = ("nav", "footer", "aside", "menu", "dialog", "button", "select", "textarea",
+                "input", "label", "option")
 # Where a footer's notices are not: its link lists, menus and tables.
 _NOT_NOTICES = frozenset(("ul", "ol", "li", "dl", "dt", "dd", "table", "tbody", "thead",
                           "tfoot", "tr", "td", "th", "nav", "menu", "form", "button"))
@@ -359,17 +365,31 @@ _MAYBE_BOILERPLATE = lxml.etree.XPath(
 _NON_ELEMENTS = lxml.etree.XPath(".//comment() | .//processing-instruction()")
 
 
-def _prune(body: lxml.html.HtmlElement) -> list[str]:
-    """Remove boilerplate (header, nav, footer, sidebars, banners) and comments, in place;
-    return the fine print (the text blocks of the footers and legal notices removed).
-    lxml picks the candidates (by tag, then by the attributes that can mark boilerplate
-    among what is left), so Python only looks at those rather than at every element."""
+def _drop_chrome(body: lxml.html.HtmlElement) -> list[str]:
+    """Remove, in place, the elements trafilatura deletes whatever they hold (nav, footer,
+    aside, menus, form controls: _CHROME_TAGS); return the fine print of the footers and
+    asides among them. Done before trafilatura copies the tree, so that it neither copies
+    nor walks them: a sixth of its work on a clinic page, whose menus and footers are much
+    of the markup. Its main text is the same, except where it extracts next to nothing and
+    falls back on the raw page, which then no longer holds menus, buttons or <noscript>."""
     fine_print: list[str] = []
-    for el in list(body.iter(*_DROP_TAGS)):
+    for el in list(body.iter(*_CHROME_TAGS)):
         if el.getparent() is not None:
             if el.tag in _NOTICE_TAGS and _is_fine_print(el):
                 fine_print += _text_blocks(el)
             el.drop_tree()
+    return fine_print
+
+
+def _prune(body: lxml.html.HtmlElement, fine_print: list[str]) -> list[str]:
+    """Remove the rest of the boilerplate (header, sidebars, banners) and comments, in place,
+    after _drop_chrome; return the fine print, `fine_print` (_drop_chrome's) and the text
+    blocks of the legal notices removed here. lxml picks the candidates (by tag, then by the
+    attributes that can mark boilerplate among what is left), so Python only looks at those
+    rather than at every element."""
+    for el in list(body.iter(*_DROP_TAGS)):
+        if el.getparent() is not None:
+            el.drop_tree()  # no footer or aside is left: no notice among these
     for el in [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]:
         if el.getparent() is not None:
             if _is_fine_print(el):
@@ -409,11 +429,11 @@ def _is_tiny(text: str) -> bool:
     return sum(1 for _ in itertools.islice(_WORD.finditer(text), 3)) < 3
 
 
-def _widget_blocks(body: lxml.html.HtmlElement,
-                   url: str | None) -> tuple[list[Paragraph], list[str]]:
+def _widget_blocks(body: lxml.html.HtmlElement, url: str | None,
+                   fine_print: list[str]) -> tuple[list[Paragraph], list[str]]:
     """Content blocks outside boilerplate, each widget one paragraph, and the fine print
-    (prunes `body`)."""
-    fine_print = _prune(body)
+    (`fine_print`, _drop_chrome's, and the notices _prune removes; prunes `body`)."""
+    fine_print = _prune(body, fine_print)
     consumed: set[lxml.html.HtmlElement] = set()  # elements, not id(): lxml proxies are recycled
     blocks: list[Paragraph] = []
     for el in body.iter():

@@ -158,3 +158,37 @@ def test_boilerplate_is_told_by_tag_and_attributes_and_large_attributes_are_not_
     info = _boilerplate.cache_info()
     assert info.hits == 1  # the second promo
     assert info.currsize == 3  # promo, footer, the short hidden style; not the 5 KB one
+
+
+def test_trafilatura_is_spared_only_the_elements_it_deletes_itself():
+    """Menus, footers and form controls are removed before trafilatura copies the tree: only
+    tags it deletes with all they hold, whatever their size (a trafilatura that stopped
+    deleting one of them would keep text we now take away from it)."""
+    from trafilatura.settings import MANUALLY_CLEANED
+
+    from monitor.extract import _CHROME_TAGS, _main_paragraphs, _parse
+
+    assert set(_CHROME_TAGS) <= set(MANUALLY_CLEANED)
+    for name in ("ridgeline/v1.html", "ridgeline/v2.html", "bluepine/v1.html",
+                 "bluepine/v3.html"):
+        html = page(name).decode()
+        whole = _main_paragraphs(_parse(html), "http://127.0.0.1/")
+        doc = extract(html, "http://127.0.0.1/")
+        assert len(whole) > 3
+        assert doc.paragraphs[:len(whole)] == tuple(whole), name
+
+
+def test_a_form_wrapping_the_page_and_an_article_header_keep_their_claims():
+    """ASP.NET puts the whole page in one <form>, and articles head themselves with <header>:
+    trafilatura keeps both, so neither is removed before it reads the page."""
+    body = ("<header><h1>85% of our patients stay sober after ketamine therapy</h1></header>"
+            + "<p>Our clinic offers infusions for alcohol and opioid use disorder. </p>" * 4)
+    html = (f"<html><body><form id='aspnetForm' action='/'><nav><a href='/'>Home</a></nav>"
+            f"<article>{body}</article><input type='hidden' name='__VIEWSTATE' value='x'>"
+            f"<footer><p>Ketamine is not FDA-approved for addiction.</p></footer>"
+            f"</form></body></html>")
+    doc = extract(html)
+    assert "85% of our patients stay sober" in doc.text
+    assert "infusions for alcohol" in doc.text
+    assert "Home" not in doc.text
+    assert doc.fine_print == ("Ketamine is not FDA-approved for addiction.",)
