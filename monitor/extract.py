@@ -62,7 +62,9 @@ def extract(html: str, url: str | None = None) -> Document:
         return Document(title, tuple(_main_paragraphs(tree, url)))
     visible, noscript = _strip_invisible(body)
     fine_print = _drop_chrome(body)
-    main = _main_paragraphs(tree, url)  # trafilatura works on its own copy of the tree
+    # trafilatura works on its own copy of what is left: the page as a reader sees it, less
+    # the chrome it would delete anyway.
+    main = _main_paragraphs(tree, url)
     seen = _MainText(main)
     # Widgets that only repeat the main text, or each other (responsive layouts render
     # widgets twice), are left out.
