@@ -336,7 +336,7 @@ def _named(attrs: Any, names: re.Pattern[str]) -> bool:
 
 # Of the tags pruned whatever their attributes, those that may hold notices.
 _NOTICE_TAGS = frozenset(("footer", "aside"))
-# Of those, the ones trafilatura deletes with all they hold before it extracts (its
+# Of _DROP_TAGS, the ones trafilatura deletes with all they hold before it extracts (its
 # MANUALLY_CLEANED). Not "form", which it keeps when the form wraps most of the page
 # (ASP.NET), nor "header", whose headings it keeps.
 _CHROME_TAGS = ("nav", "footer", "aside", "menu", "dialog", "button", "select", "textarea",
@@ -389,6 +389,7 @@ def _prune(body: lxml.html.HtmlElement, fine_print: list[str]) -> list[str]:
     blocks of the legal notices removed here. lxml picks the candidates (by tag, then by the
     attributes that can mark boilerplate among what is left), so Python only looks at those
     rather than at every element."""
+    fine_print = list(fine_print)
     for el in list(body.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
             el.drop_tree()  # no footer or aside is left: no notice among these
