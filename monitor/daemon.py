@@ -600,14 +600,10 @@ class Daemon:
                 outcome: Analysis | Exception | None) -> CheckResult:
         """Record a page with its analysis (None: the page was not analysed); an exception in
         its place makes the check a failed one, not a crash."""
-        result_analysis = None
-        if isinstance(outcome, workers.AnalysisFailed):
-            page = replace(page, error=f"analysis failed: {outcome}")
-        elif isinstance(outcome, Exception):
-            page = replace(page, error=f"analysis failed: {type(outcome).__name__}: {outcome}")
-        else:
-            result_analysis = outcome
-        return process(store, page, self.ruleset, now=time.time(), analysis=result_analysis,
+        if isinstance(outcome, Exception):
+            page = replace(page, error=f"analysis failed: {workers.failure_text(outcome)}")
+            outcome = None
+        return process(store, page, self.ruleset, now=time.time(), analysis=outcome,
                        queue=QueuePolicy.from_config(self.config.notify), list_ongoing=False,
                        watch_id=watch.id, reschedule=True)
 

@@ -61,7 +61,7 @@ def extract(html: str, url: str | None = None) -> Document:
     if body is None:
         return Document(title, tuple(_main_paragraphs(tree, url)))
     visible, noscript = _strip_invisible(body)
-    fine_print = _drop_chrome(body)
+    notices = _drop_chrome(body)
     # trafilatura works on its own copy of what is left: the page as a reader sees it, less
     # the chrome it would delete anyway.
     main = _main_paragraphs(tree, url)
@@ -70,7 +70,7 @@ def extract(html: str, url: str | None = None) -> Document:
     # widgets twice), are left out.
     unique: list[Paragraph] = []
     keys: set[str] = set()
-    blocks, fine_print = _widget_blocks(body, url, fine_print)
+    blocks, more_notices = _widget_blocks(body, url)
     for p in blocks:
         k = key(p.text)
         if k and k not in keys:
@@ -78,7 +78,7 @@ def extract(html: str, url: str | None = None) -> Document:
             if not seen.repeats(k):
                 unique.append(p)
     return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique),
-                    tuple(fine_print))
+                    _fine_print(notices + more_notices))
 
 
 class _MainText:
@@ -374,42 +374,46 @@ def _drop_chrome(body: lxml.html.HtmlElement) -> list[str]:
     nor walks them: a sixth of its work on a clinic page, whose menus and footers are much
     of the markup. Its main text is the same, except where it extracts next to nothing and
     falls back on the raw page, which then no longer holds menus, buttons or <noscript>."""
-    fine_print: list[str] = []
+    notices: list[str] = []
     for el in list(body.iter(*_CHROME_TAGS)):
         if el.getparent() is not None:
             if el.tag in _NOTICE_TAGS and _is_fine_print(el):
-                fine_print += _text_blocks(el)
+                notices += _text_blocks(el)
             el.drop_tree()
-    return fine_print
+    return notices
 
 
-def _prune(body: lxml.html.HtmlElement, fine_print: list[str]) -> list[str]:
+def _prune(body: lxml.html.HtmlElement) -> list[str]:
     """Remove the rest of the boilerplate (header, sidebars, banners) and comments, in place,
-    after _drop_chrome; return the fine print, `fine_print` (_drop_chrome's) and the text
-    blocks of the legal notices removed here. lxml picks the candidates (by tag, then by the
-    attributes that can mark boilerplate among what is left), so Python only looks at those
-    rather than at every element."""
-    fine_print = list(fine_print)
+    after _drop_chrome; return the text blocks of the legal notices removed. lxml picks the
+    candidates (by tag, then by the attributes that can mark boilerplate among what is
+    left), so Python only looks at those rather than at every element."""
+    notices: list[str] = []
     for el in list(body.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
             el.drop_tree()  # no footer or aside is left: no notice among these
     for el in [el for el in _MAYBE_BOILERPLATE(body) if _is_boilerplate(el)]:
         if el.getparent() is not None:
             if _is_fine_print(el):
-                fine_print += _text_blocks(el)
+                notices += _text_blocks(el)
             el.drop_tree()
     for node in _NON_ELEMENTS(body):
         parent = node.getparent()
         if parent is not None:
             node.drop_tree() if hasattr(node, "drop_tree") else parent.remove(node)
+    return notices
+
+
+def _fine_print(notices: list[str]) -> tuple[str, ...]:
+    """The page's fine print: its notices once each, up to _FINE_PRINT_LIMIT characters."""
     kept: list[str] = []
     size = 0
-    for text in dict.fromkeys(fine_print):
+    for text in dict.fromkeys(notices):
         size += len(text)
         if size > _FINE_PRINT_LIMIT:
             break
         kept.append(text)
-    return kept
+    return tuple(kept)
 
 
 def _own_text(el: lxml.html.HtmlElement) -> str:
@@ -432,11 +436,11 @@ def _is_tiny(text: str) -> bool:
     return sum(1 for _ in itertools.islice(_WORD.finditer(text), 3)) < 3
 
 
-def _widget_blocks(body: lxml.html.HtmlElement, url: str | None,
-                   fine_print: list[str]) -> tuple[list[Paragraph], list[str]]:
-    """Content blocks outside boilerplate, each widget one paragraph, and the fine print
-    (`fine_print`, _drop_chrome's, and the notices _prune removes; prunes `body`)."""
-    fine_print = _prune(body, fine_print)
+def _widget_blocks(body: lxml.html.HtmlElement,
+                   url: str | None) -> tuple[list[Paragraph], list[str]]:
+    """Content blocks outside boilerplate, each widget one paragraph, and the notices
+    removed with the boilerplate (prunes `body`, after _drop_chrome)."""
+    notices = _prune(body)
     consumed: set[lxml.html.HtmlElement] = set()  # elements, not id(): lxml proxies are recycled
     blocks: list[Paragraph] = []
     for el in body.iter():
@@ -469,7 +473,7 @@ def _widget_blocks(body: lxml.html.HtmlElement, url: str | None,
             clean_url(a.get("href"), url) for a in unit.iter("a") if a.get("href")
         ))
         blocks.append(Paragraph(text, kind, links))
-    return blocks, fine_print
+    return blocks, notices
 
 
 def _widget_container(el: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:

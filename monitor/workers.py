@@ -88,6 +88,12 @@ class AnalysisFailed(Exception):
     itself may not (and one page must not fail the others of its task)."""
 
 
+def failure_text(exc: Exception) -> str:
+    """What a failed analysis says in the check's error: "Type: message", made in the worker
+    (AnalysisFailed) or here (a broken pool, a cancelled task)."""
+    return str(exc) if isinstance(exc, AnalysisFailed) else f"{type(exc).__name__}: {exc}"
+
+
 def analyse_pages(pages: list[FetchedPage]) -> list[Analysis | AnalysisFailed]:
     """Extract each page of a task and evaluate the rules on it (the CPU-heavy half of a
     check), a failure in the place of its page."""
@@ -97,7 +103,7 @@ def analyse_pages(pages: list[FetchedPage]) -> list[Analysis | AnalysisFailed]:
         try:
             out.append(analyse(page, _ruleset))
         except Exception as exc:  # noqa: BLE001 - recorded as that page's failed check
-            out.append(AnalysisFailed(f"{type(exc).__name__}: {exc}"))
+            out.append(AnalysisFailed(failure_text(exc)))
     return out
 
 

@@ -532,3 +532,34 @@ def test_the_workers_get_the_rules_text_that_was_validated(tmp_path):
     path.write_text("edited: after validation\n")  # as by an editor, before the daemon starts
     daemon_ = Daemon(DaemonSettings(state_dir=tmp_path / "state", rules_path=path), validated)
     assert daemon_.rules_text == RULES.read_text()
+
+
+def test_a_failed_analysis_is_a_failed_check_that_neither_alerts_nor_resolves(tmp_path, ruleset):
+    # A page whose analysis raised in its worker, or whose task a broken pool lost: the check
+    # is an error with the reason, and the claims found before stay open, with nothing queued.
+    from concurrent.futures.process import BrokenProcessPool
+
+    from monitor.analysis import analyse
+    from monitor.daemon import Daemon, DaemonSettings
+    from monitor.workers import AnalysisFailed
+
+    state = tmp_path / "state"
+    daemon_ = Daemon(DaemonSettings(state_dir=state, rules_path=RULES), ruleset)
+    fetched = _fetched(1)[0]
+    with Store.in_dir(state) as store:
+        watch, _ = store.add_watch(fetched.url, interval=3600, tags=(), now=0, next_check=0)
+        with store.transaction():
+            first = daemon_._record(store, watch, fetched, analyse(fetched, ruleset))
+        assert first.status == "first" and first.findings
+        opened = {f.id for f in store.open_findings(watch.id)}
+        queued = store.outbox_counts()
+        for outcome, said in (
+            (AnalysisFailed("TypeError: 'NoneType' object"), "TypeError: 'NoneType' object"),
+            (BrokenProcessPool("a worker died"), "BrokenProcessPool: a worker died"),
+        ):
+            with store.transaction():
+                result = daemon_._record(store, store.watch_by_id(watch.id), fetched, outcome)
+            assert result.status == "error" and result.error == f"analysis failed: {said}"
+            assert not result.findings and not result.queued
+            assert {f.id for f in store.open_findings(watch.id)} == opened
+            assert store.outbox_counts() == queued
