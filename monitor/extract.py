@@ -65,18 +65,7 @@ def extract(html: str, url: str | None = None) -> Document:
     # trafilatura works on its own copy of what is left: the page as a reader sees it, less
     # the chrome it would delete anyway.
     main = _main_paragraphs(tree, url)
-    seen = _MainText(main)
-    # Widgets that only repeat the main text, or each other (responsive layouts render
-    # widgets twice), are left out.
-    unique: list[Paragraph] = []
-    keys: set[str] = set()
-    blocks, more_notices = _widget_blocks(body, url)
-    for p in blocks:
-        k = key(p.text)
-        if k and k not in keys:
-            keys.add(k)
-            if not seen.repeats(k):
-                unique.append(p)
+    unique, more_notices = _widget_blocks(body, url, _MainText(main))
     return Document(title, tuple(main) + tuple(unique), visible, noscript, len(unique),
                     _fine_print(notices + more_notices))
 
@@ -436,15 +425,18 @@ def _is_tiny(text: str) -> bool:
     return sum(1 for _ in itertools.islice(_WORD.finditer(text), 3)) < 3
 
 
-def _widget_blocks(body: lxml.html.HtmlElement,
-                   url: str | None) -> tuple[list[Paragraph], list[str]]:
+def _widget_blocks(body: lxml.html.HtmlElement, url: str | None,
+                   seen: _MainText) -> tuple[list[Paragraph], list[str]]:
     """Content blocks outside boilerplate, each widget one paragraph, and the notices
-    removed with the boilerplate (prunes `body`, after _drop_chrome)."""
+    removed with the boilerplate (prunes `body`, after _drop_chrome). Widgets that only
+    repeat the main text (`seen`), or each other (responsive layouts render widgets twice),
+    are left out: most blocks do, so their kind and links are made only for those kept."""
     notices = _prune(body)
     consumed: set[lxml.html.HtmlElement] = set()  # elements, not id(): lxml proxies are recycled
+    keys: set[str] = set()
     blocks: list[Paragraph] = []
-    for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag not in _BLOCK_TAGS or el in consumed:
+    for el in body.iter(*_BLOCK_TAGS):
+        if el in consumed:
             continue
         raw = _own_text(el)
         if not raw or raw.isspace():
@@ -452,19 +444,25 @@ def _widget_blocks(body: lxml.html.HtmlElement,
         own = normalize(raw)
         if not own:
             continue
-        unit = el
-        if _is_tiny(own):
-            if not _FIGURE.search(own):
-                continue
+        if not _is_tiny(own):
+            unit, text = el, own
+        elif not _FIGURE.search(own):
+            continue
+        else:
             # A figure alone ("66", "%", "3 out of 4"): climb to the smallest container that
             # also has words, so the number and the caption below it become one paragraph.
             unit = _widget_container(el)
             if unit is None:
                 continue
-        text = normalize(" ".join(unit.itertext())) if unit is not el else own
-        if unit is not el:
+            text = normalize(" ".join(unit.itertext()))
             consumed.update(unit.iter())
-        if not text or _is_tiny(text):
+            if not text or _is_tiny(text):
+                continue
+        k = key(text)
+        if not k or k in keys:
+            continue
+        keys.add(k)
+        if seen.repeats(k):
             continue
         kind = "heading" if unit.tag in _HEADINGS else "block"
         if unit.tag == "blockquote" or _inside_quote(unit):
