@@ -3,7 +3,7 @@
 
 Run by hand, never in CI (it takes minutes):
 
-    python3 bench/cycle.py [-n 1000] [--seed 1] [--repeat 1] [--skip-urlwatch]
+    python3 bench/cycle.py [-n 1000] [--seed 1] [--repeat 3] [--skip-urlwatch]
                            [--claimwatch CMD] [--run-arg ARG ...] [--json-out FILE]
     python3 bench/cycle.py --scale              # cold cycle at N=1000 and N=10000
     python3 bench/cycle.py --daemon-rss [--cycles 20]
@@ -969,7 +969,9 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1000, help="pages (default 1000)")
     ap.add_argument("--seed", type=int, default=1, help="page corpus seed")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; medians reported")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds, medians reported (default 3: one round's ratio can be a "
+                         "quarter off the next one's on a machine whose speed drifts)")
     ap.add_argument("--skip-urlwatch", action="store_true")
     ap.add_argument("--claimwatch", metavar="CMD",
                     help="claimwatch executable (default .venv/bin/claimwatch)")
