@@ -192,3 +192,17 @@ def test_a_form_wrapping_the_page_and_an_article_header_keep_their_claims():
     assert "infusions for alcohol" in doc.text
     assert "Home" not in doc.text
     assert doc.fine_print == ("Ketamine is not FDA-approved for addiction.",)
+
+
+def test_a_widget_rendered_twice_is_one_paragraph_with_its_kind_and_links():
+    # trafilatura leaves such a card out of the main text; the widget pass brings it back.
+    card = ('<div class="review-card"><div class="stars">5</div><span>I stayed sober for a '
+            'year after my infusions here, and I recommend them to anyone.</span> <a '
+            'href="/stories/jo?utm_source=ad">Read her story</a></div>')
+    # Responsive layouts render a widget once for wide screens and once for narrow ones.
+    doc = extract(ARTICLE.format(f'<div class="d-none d-md-block">{card}</div>'
+                                 f'<div class="d-md-none">{card}</div>'), "http://x/")
+    cards = [p for p in doc.paragraphs if p.text.startswith("I stayed sober")]
+    assert len(cards) == 1, texts(doc)
+    assert cards[0].kind == "quote"
+    assert cards[0].links == ("http://x/stories/jo",)
