@@ -206,3 +206,14 @@ def test_a_widget_rendered_twice_is_one_paragraph_with_its_kind_and_links():
     assert len(cards) == 1, texts(doc)
     assert cards[0].kind == "quote"
     assert cards[0].links == ("http://x/stories/jo",)
+
+
+def test_main_text_that_holds_a_bare_figure_is_not_repeated_as_a_widget():
+    # trafilatura splits the counter, keeping "94 %" alone; the prose paragraph that states
+    # the same figure is main text all the same and must appear once.
+    counter = ('<div class="counter"><div class="num"><span>94</span><span>%</span></div>'
+               '<div class="title">Of our patients stay sober after one year of treatment</div>'
+               '</div><p>In our own survey, 94% of patients said their cravings had eased.</p>')
+    doc = extract(ARTICLE.format(counter), "http://x/")
+    survey = [t for t in texts(doc) if t.startswith("In our own survey")]
+    assert len(survey) == 1, texts(doc)
