@@ -172,9 +172,16 @@ def _negated(c: Candidate, neg: Negation, budget: Budget | None) -> str | None:
         # myth" (the cue may run past the window's last word).
         b = _window_end(text, c.end, hi, neg.after)
         m = neg.post.search(text, budget, c.end, hi)
-        if m is not None and m.start() < b:
+        if m is not None and m.start() < b and not _NEW_CLAUSE.search(text, c.end, m.start()):
             return m.group(0)
     return None
+
+
+# A post-cue right after these is the verb of a clause of its own, not said of the match:
+# "a cure that doesn't require rehab", "results guaranteed or you don't pay".
+_NEW_CLAUSE = regex.compile(
+    r"(?:\b(?:that|who)|\b(?:or|and|so|if|because|otherwise)\s+(?:you|we|they|I|it|he|she))\s+$",
+    regex.IGNORECASE)
 
 
 def _scope_text(c: Candidate, scope: str) -> tuple[str, int, int, object]:

@@ -152,6 +152,22 @@ def test_post_negation_cue_counts_when_it_starts_within_the_window(page, expecte
     assert fired(POST, page) == expected
 
 
+POST_VERBS = BASE.replace('  negation: [not, "no", never]\n',
+                          '  negation: [not, "no", never]\n'
+                          '  negation_post: ["does not", "don\'t"]\n')
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    ("A cure that does not exist.", ["A cure that does not exist."]),
+    ("Cures cravings or you don't pay.", ["Cures cravings or you don't pay."]),
+    ("Cures cravings, so we don't charge for it.", ["Cures cravings, so we don't charge for it."]),
+    ("A cure does not exist.", []),                  # the cue's clause is the match's own
+    ("Cures and quick fixes don't exist.", []),      # "and" joins subjects, no new subject
+])
+def test_a_post_cue_in_a_clause_of_its_own_does_not_negate(page, expected):
+    assert fired(POST_VERBS, page) == expected
+
+
 def test_negation_after_zero_ignores_post_cues():
     rules = POST.replace("veto: {negation: true,", "veto: {negation: {before: 6, after: 0},")
     assert fired(rules, "That ketamine cures is a myth.") == ["That ketamine cures is a myth."]
