@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.page import Page, Para
 from monitor.text import digest, key
-from monitor.vetoes import Candidate, in_scope, prepare
+from monitor.vetoes import Candidate, asked, in_scope, prepare
 
 if TYPE_CHECKING:
+    from monitor.patterns import Pattern
     from monitor.rules import Finding, Rule, Run, _Builder
 
 
@@ -178,8 +179,7 @@ def candidates(rule: Rule, page: Page, run: Run) -> Iterator[Candidate]:
                 continue
             cand = Candidate(page, para, m.start(), m.end(), sentence)
             prepare(cand, run.ruleset.terminators, run.budget)
-            missing = next((r for r in rule.require
-                            if not in_scope(cand, r, rule.require_scope, run.budget, run.cache)),
+            missing = next((r for r in rule.require if not _required(cand, r, rule, run)),
                            None)
             if missing is not None:
                 run.miss(rule, cand.sentence_text, cand.match, "require",
@@ -194,6 +194,18 @@ def candidates(rule: Rule, page: Page, run: Run) -> Iterator[Candidate]:
             yield cand
             if rule.scope in _PARAGRAPH_SCOPES or rule.scope == "page":
                 break
+
+
+def _required(cand: Candidate, pattern: Pattern, rule: Rule, run: Run) -> bool:
+    """Whether a `require` pattern is found around the candidate; in sentence scope a short
+    answer is read with its question ("Relapse rate after our program? Just 11%.")."""
+    if in_scope(cand, pattern, rule.require_scope, run.budget, run.cache):
+        return True
+    if rule.require_scope != "sentence":
+        return False
+    question = asked(cand)
+    return question is not None and pattern.search(cand.para.text, run.budget,
+                                                   *question) is not None
 
 
 def finding(rule: Rule, cand: Candidate) -> Finding:

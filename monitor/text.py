@@ -93,6 +93,8 @@ _ABBREVIATIONS = frozenset((
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "dept",
     "univ", "approx", "est", "min", "max",
 ))
+# "No. 5" abbreviates "number"; "No. It is not." is an answer that ends a sentence.
+_NUMBER_SIGNS = frozenset(("no", "nos"))
 _BOUNDARY = re.compile(r"([.!?]+[\"')\]]*)(\s+)(?=[\"'(\[]?[A-Z0-9])")
 _LAST_TOKEN = re.compile(r"(\S+)$")
 _TOKEN_WINDOW = 40
@@ -113,7 +115,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         word = token.group(1).lower().lstrip("(\"'") if token else ""
         if m.group(1).startswith(".") and (
             word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
-        ):
+        ) and not (word in _NUMBER_SIGNS and not text[m.end():m.end() + 1].isdigit()):
             continue
         if m.start(1) - start < _MAX_PAREN_SENTENCE and (
             text.count("(", start, m.start(1)) > text.count(")", start, m.start(1))

@@ -113,14 +113,34 @@ class Vetoes:
         return None
 
 
-# "Did you know ketamine is FDA-approved for addiction?" asserts what it asks.
-_RHETORICAL = regex.compile(r"^\W*(?:did|do)\s+you\s+know\b|^\W*have\s+you\s+heard\b",
-                            regex.IGNORECASE)
+# "Did you know ketamine is FDA-approved for addiction?" asserts what it asks, and so does "Why
+# manage a disease for life when you can be cured in three weeks?"
+_RHETORICAL = regex.compile(
+    r"^\W*(?:did|do)\s+you\s+know\b|^\W*have\s+you\s+heard\b"
+    r"|^\W*why\s+(?:[\w'-]+\s+){1,15}?when\s+you\s+(?:can|could)\b", regex.IGNORECASE)
 
 
 def _is_question(sentence: str) -> bool:
     """A question (FAQ) is not a claim, unless it is a rhetorical "did you know ...?"."""
     return sentence.rstrip(" \"')").endswith("?") and _RHETORICAL.search(sentence) is None
+
+
+_ANSWER_WORDS = 8  # a sentence this short after a question is its answer
+
+
+def asked(c: Candidate) -> tuple[int, int] | None:
+    """(start, end) of the question the candidate's sentence answers: the sentence before it
+    in the paragraph if that one is a question and this one has at most _ANSWER_WORDS words
+    ("Success rate? 87%."); None otherwise."""
+    spans = c.para.spans
+    i = spans.index(c.sentence) if c.sentence in spans else 0
+    if i == 0:
+        return None
+    a, b = c.sentence
+    if len(_WORD.findall(c.para.text, a, b)) > _ANSWER_WORDS:
+        return None
+    question = spans[i - 1]
+    return question if c.para.text[question[0]:question[1]].rstrip(" \"')").endswith("?") else None
 
 
 def prepare(c: Candidate, terminators: Pattern | None, budget: Budget | None) -> None:

@@ -183,6 +183,30 @@ def test_a_rhetorical_did_you_know_question_is_a_claim():
     assert fired(BASE, "Can ketamine cure addiction?") == []
 
 
+def test_a_why_question_with_when_you_can_is_rhetorical():
+    page = "Why wait years when you can be cured in weeks?"
+    assert fired(BASE, page) == [page]
+    assert fired(BASE, "Why is ketamine not a cure when you can find one elsewhere?") == []
+    assert fired(BASE, "Why do some people call it a cure?") == []
+
+
+ANSWERS = BASE.replace("""    patterns: ['\\bcure[sd]?\\b']""", """    patterns: ['\\d+%']
+    require: ['\\brelapse\\b']""").replace(
+    "match: [\"Ketamine cures addiction.\"]", "match: [\"Relapse? 9%.\"]").replace(
+    "nomatch: [\"Ketamine is not a cure.\"]", "nomatch: [\"Only 9%.\"]")
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    ("Relapse rate after our program? Just 11%.", ["Just 11%."]),  # read with its question
+    ("Our relapse rate is 11%.", ["Our relapse rate is 11%."]),
+    ("Our fees? Just 11% more than last year.", []),                # no outcome in the question
+    ("Relapse rate? We will tell you, and our fee is 11% lower.", []),  # not a short answer
+    ("Relapse is common. Just 11%.", []),                           # no question before it
+])
+def test_a_short_answer_is_read_with_its_question_for_require(page, expected):
+    assert fired(ANSWERS, page) == expected
+
+
 def test_message_carries_the_matched_text():
     ruleset = parse_rules(BASE)
     [finding] = ruleset.evaluate(document_from_text("Ketamine cured me.")).findings

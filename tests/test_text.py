@@ -27,6 +27,8 @@ def test_key_ignores_case_punctuation_and_spacing_but_not_numbers():
      ['"This saved my life."', "The staff were kind."]),
     ("66 % abstinence rates. 50 % heroin abstinence.", ["66 % abstinence rates.",
                                                          "50 % heroin abstinence."]),
+    ("Is it addictive? No. It is not.", ["Is it addictive?", "No.", "It is not."]),
+    ("See No. 5 and Nos. 7-9 of the list.", ["See No. 5 and Nos. 7-9 of the list."]),
 ])
 def test_split_sentences(text, expected):
     assert split_sentences(text) == expected
