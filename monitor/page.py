@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from monitor.document import Document, Paragraph
-from monitor.patterns import Budget, Pattern, plain_ascii
+from monitor.patterns import Budget, Pattern, ascii_view, plain_ascii
 from monitor.text import normalize, sentence_spans
 
 
@@ -57,6 +57,7 @@ class Page:
         self.text = "\n".join(p.text for p in self.paras)
         self._fine_print = document.fine_print
         self._blob: tuple[bytes, list[int]] | None = None
+        self._utf8: tuple[bytes, list[int]] | None = None
         self._ascii = plain_ascii(self.text)
 
     @functools.cached_property
@@ -75,10 +76,14 @@ class Page:
         """Paragraphs where `pattern` could match, each with the first character where it
         could (all paragraphs from their start when the pattern has no prefilter). Compiles
         the pattern first if need be, without charging `budget` for it."""
-        found = pattern.ready(budget).possible_in(*self.blob(), ascii_text=self._ascii)
+        pattern.ready(budget)
+        sharp = self._ascii or pattern.ascii_safe
+        blob, starts = self.blob() if sharp else self.utf8_blob()
+        found = pattern.possible_in(blob, starts, ascii_text=sharp)
         if found is None:
             return [(p, 0) for p in self.paras]
-        blob, starts = self.blob()
+        if sharp:  # one byte a character
+            return [(self.paras[index], offset) for index, offset in found]
         out = []
         for index, offset in found:
             head = blob[starts[index]:starts[index] + offset]
@@ -86,17 +91,30 @@ class Page:
         return out
 
     def blob(self) -> tuple[bytes, list[int]]:
-        """The page text as UTF-8 and the byte offset where each paragraph starts (for the
-        patterns' RE2 prefilters, which then need no re-encoding per call)."""
+        """The page text for the patterns' sharp RE2 prefilters, which then need no
+        re-encoding per call: ASCII (through ascii_view), with the offset where each
+        paragraph starts, which is also its offset in characters."""
         if self._blob is None:
+            text = self.text if self._ascii else ascii_view(self.text)
+            starts, offset = [], 0
+            for para in self.paras:
+                starts.append(offset)
+                offset += len(para.text) + 1
+            self._blob = (text.encode("ascii"), starts)
+        return self._blob
+
+    def utf8_blob(self) -> tuple[bytes, list[int]]:
+        """The page text as UTF-8 and the byte offset where each paragraph starts, for the
+        few patterns that spell out non-ASCII characters (wide prefilters)."""
+        if self._utf8 is None:
             starts, parts, offset = [], [], 0
             for para in self.paras:
                 raw = para.text.encode("utf-8")
                 starts.append(offset)
                 parts.append(raw)
                 offset += len(raw) + 1
-            self._blob = (b"\n".join(parts), starts)
-        return self._blob
+            self._utf8 = (b"\n".join(parts), starts)
+        return self._utf8
 
 
 _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")

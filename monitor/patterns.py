@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import re
+import string
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -141,20 +142,46 @@ def compile_pattern(source: str) -> regex.Pattern:
 
 class Prefilter:
     """Two RE2 forms of a pattern: a sharp one for ASCII text, where RE2's classes and word
-    boundaries mean what the regex module's mean, and a wide one for any other text."""
+    boundaries mean what the regex module's mean, and a wide one for any other text. Through
+    ascii_view nearly all text reads as ASCII, so the wide form is compiled when first needed
+    (a pattern that spells out a non-ASCII character, on a page that has some): every worker
+    would otherwise carry both programs from the forkserver."""
 
-    __slots__ = ("ascii_form", "wide_form", "_ascii_start", "_wide_start")
+    __slots__ = ("ascii_form", "_wide_source", "_wide", "_ascii_start", "_wide_start")
 
-    def __init__(self, ascii_form: Any, wide_form: Any) -> None:
+    def __init__(self, ascii_form: Any, wide_source: str) -> None:
         self.ascii_form = ascii_form
-        self.wide_form = wide_form
+        self._wide_source = wide_source
+        self._wide: Any = _UNSET
         self._ascii_start = _start_finder(ascii_form)
-        self._wide_start = _start_finder(wide_form)
+        self._wide_start: Any = None
+
+    @property
+    def wide_form(self) -> Any:
+        """The wide form, compiled on first use; None if RE2 cannot take it (then a match
+        could start anywhere in non-ASCII text)."""
+        if self._wide is _UNSET:
+            try:
+                # The wide form's Unicode classes make a larger automaton: with 32 MB a form
+                # such as "at home (\w+ ){0,2}(ketamine|...)" kept discarding its DFA cache.
+                self._wide = re2.compile(self._wide_source, _re2_options(64 << 20))
+            except Exception:  # noqa: BLE001 - re2 raises its own error type
+                self._wide = None
+            self._wide_start = _anywhere if self._wide is None else _start_finder(self._wide)
+        return self._wide
 
     def start(self, blob: bytes, pos: int, end: int, ascii_text: bool) -> int:
         """Byte offset in `blob` of the leftmost place from `pos` where a match could start,
         or -1 if there is none before `end`."""
-        return (self._ascii_start if ascii_text else self._wide_start)(blob, pos, end)
+        if ascii_text:
+            return self._ascii_start(blob, pos, end)
+        if self._wide_start is None:
+            self.wide_form  # noqa: B018 - compiles on access
+        return self._wide_start(blob, pos, end)
+
+
+def _anywhere(blob: bytes, pos: int, end: int) -> int:
+    return pos if pos <= min(end, len(blob)) else -1
 
 
 def _start_finder(form: Any) -> Any:
@@ -190,11 +217,8 @@ def prefilter_for(source: str) -> Prefilter | None:
         return None
     try:
         # Multi-line anchors: the prefilter also runs over a whole page, paragraphs joined by
-        # newlines, where "^" and "$" must hold at every paragraph's edges as well. The wide
-        # form's Unicode classes make a larger automaton: with 32 MB a form such as
-        # "at home (\w+ ){0,2}(ketamine|...)" kept discarding its DFA cache, 60x slower.
-        return Prefilter(re2.compile("(?m)" + sharp, _re2_options(32 << 20)),
-                         re2.compile("(?m)" + wide, _re2_options(64 << 20)))
+        # newlines, where "^" and "$" must hold at every paragraph's edges as well.
+        return Prefilter(re2.compile("(?m)" + sharp, _re2_options(32 << 20)), "(?m)" + wide)
     except Exception:  # noqa: BLE001 - re2 raises its own error type; no prefilter then
         return None
 
@@ -218,6 +242,54 @@ def plain_ascii(text: str | bytes) -> bool:
                 and b"\x1d" not in text and b"\x1e" not in text and b"\x1f" not in text)
     return (text.isascii() and "\x0b" not in text and "\x1c" not in text
             and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text)
+
+
+class _AsciiStandIns(dict):
+    """str.translate table for ascii_view, filled as characters are met: each character the
+    sharp prefilter would read differently from the pattern, as an ASCII one of its classes."""
+
+    def __missing__(self, code: int) -> int:
+        ch = chr(code)
+        if code < 128 and plain_ascii(ch):
+            out = ch
+        elif _UNICODE_SPACE.match(ch):
+            out = " "
+        elif _UNICODE_DIGIT.match(ch):
+            out = "0"
+        elif _UNICODE_WORD.match(ch):
+            # A letter the patterns' case folding equates with an ASCII one (the Kelvin sign
+            # with k) stands for that one; any other word character for some letter.
+            out = next((a for a in string.ascii_lowercase if regex.match(a, ch, FLAGS)), "q")
+        else:
+            out = "\x01"  # punctuation or a symbol: neither word nor space, nor a line end
+        self[code] = ord(out)
+        return self[code]
+
+
+_UNICODE_SPACE = regex.compile(r"\s", FLAGS)
+_UNICODE_DIGIT = regex.compile(r"\d", FLAGS)
+_UNICODE_WORD = regex.compile(r"\w", FLAGS)
+_STAND_INS = _AsciiStandIns()
+
+
+def ascii_view(text: str) -> str:
+    """`text` with every character the sharp (ASCII) prefilter cannot read as the pattern does
+    replaced by an ASCII character of the same classes for the pattern: a letter for a letter,
+    0 for a digit, a space for a space, \\x01 for punctuation. Same length, so an offset in one
+    is an offset in the other; a pattern that spells out no non-ASCII character (ascii_safe)
+    matches in `text` only where its sharp form matches in the view. One dot or accent on a
+    page then no longer sends all of it to the wide prefilters, whose automata take twice the
+    memory."""
+    if plain_ascii(text):
+        return text
+    return text.translate(_STAND_INS)
+
+
+# In a pattern: a non-ASCII character, a Unicode property or name, a code beyond ASCII, or a
+# negated class that names letters, digits or the stand-ins ("[^a-z]" takes "é" but not the
+# letter standing for it).
+_NOT_ASCII_SAFE = re.compile(r"[^\x00-\x7f]|\\[pPNuUX]|\\x\{|\\x[89a-fA-F]|\\[0-3][0-7]{2}"
+                             r"|\[\^(?:\\.|[^\]\\])*?(?:[0-9A-Za-z_ ]|\\x0?1)")
 
 
 # RE2's \w \d \s are ASCII; the regex module's are Unicode. The wide prefilter widens them so
@@ -336,13 +408,15 @@ class Pattern:
     with its prefilter on first use. Compiling is most of the cost of loading the rules, and a
     run that meets no changed page never needs a rule."""
 
-    __slots__ = ("source", "expanded", "_compiled", "_prefilter")
+    __slots__ = ("source", "expanded", "_compiled", "_prefilter", "ascii_safe")
 
     def __init__(self, source: str, expanded: str, compiled: regex.Pattern | None = None):
         self.source = source
         self.expanded = expanded
         self._compiled = compiled
         self._prefilter: Any = _UNSET
+        # whether the sharp prefilter may read any text through ascii_view
+        self.ascii_safe = _NOT_ASCII_SAFE.search(expanded) is None
 
     @classmethod
     def build(cls, source: str, compiled: regex.Pattern) -> Pattern:
@@ -415,18 +489,21 @@ class Pattern:
         if blob is not None:
             start = self.prefilter.start(blob, pos, end, True)
             return None if start < 0 else start
-        if end - pos >= _PREFILTER_MIN:
+        if end - pos >= _PREFILTER_MIN and self.prefilter.wide_form is not None:
             m = self.prefilter.wide_form.search(text, pos, end)
             return None if m is None else m.start()
         return pos
 
     def _ascii_bytes(self, text: str) -> bytes | None:
         """`text` as bytes for the sharp prefilter, if it has one and the text is plain
-        ASCII: there a byte offset is a character offset, so a search starts where it is
-        told (on a str the RE2 wrapper re-encodes and re-counts the whole text per call)."""
-        if self.prefilter is None or not plain_ascii(text):
+        ASCII (or the pattern reads it through ascii_view): there a byte offset is a
+        character offset, so a search starts where it is told (on a str the RE2 wrapper
+        re-encodes and re-counts the whole text per call)."""
+        if self.prefilter is None:
             return None
-        return text.encode("ascii")
+        if plain_ascii(text):
+            return text.encode("ascii")
+        return ascii_view(text).encode("ascii") if self.ascii_safe else None
 
     def finditer(self, text: str, budget: Budget | None, pos: int = 0,
                  endpos: int | None = None, *, possible: bool = False) -> Iterator[regex.Match]:

@@ -589,6 +589,58 @@ def test_prefilter_is_a_superset_of_the_pattern():
     assert footnote.possible_in(b"85% of 120 patients", [0]) == []
 
 
+def test_ascii_view_keeps_each_characters_classes_and_offsets():
+    from monitor.patterns import ascii_view
+
+    text = "Caf\u00e9 \u212aetamine \u00b7 \u0663\u0660% \u00a0x\u2014y \U0001F600 vt\x0b."
+    view = ascii_view(text)
+    assert view.isascii() and len(view) == len(text) and plain_ascii(view)
+    assert view == "Cafq ketamine \x01 00%  x\x01y \x01 vt ."
+    assert ascii_view("plain text, 100%") == "plain text, 100%"
+
+
+def test_only_patterns_that_spell_out_no_unicode_read_through_the_view():
+    from monitor.patterns import compile_pattern
+
+    def safe(source: str) -> bool:
+        return Pattern.build("p", compile_pattern(source)).ascii_safe
+
+    assert safe(r"\bcaf\w\b") and safe(r"[^\w\s]{2}") and safe(r'[^.;"]{0,60}') and safe(r"[^\d]")
+    assert not safe("fianc\u00e9") and not safe(r"\p{L}+") and not safe(r"[^a-z]")
+    assert not safe(r"[^ ]") and not safe(r"[\u2022|]")
+
+
+@pytest.mark.parametrize("text", [
+    "Caf\u00e9 clients: 92 % stay sober \u00b7 Book now.",
+    "\u212aetamine cures addiction for good \u2014 guaranteed.",
+    "Ketamine is FDA\u2011approved for alcohol use disorder \u00b7 na\u00efve or not.",
+    "\u2605\u2605\u2605\u2605\u2605 \u201cI have been sober for a year.\u201d \u2014 Jos\u00e9",
+    "Side effects? None. \u00bfPreguntas? Our fianc\u00e9e program is risk-free.",
+    "\u0663\u0660% of our patients relapse less \u00b7 half those of rehab.",
+    "Ketamine treatment, tr\u00e8s simple, at home.",       # a word gap over an accented word
+    "\u212aetamine kits for you.",                           # a Kelvin sign folds to k
+])
+def test_findings_on_non_ascii_pages_are_those_of_the_exact_patterns(text):
+    from monitor.patterns import exact_only
+
+    fast, exact = load_rules(RULES_FILE), load_rules(RULES_FILE)
+    doc = document_from_text(text)
+    with exact_only(exact.patterns):
+        expected = [(f.rule, f.match) for f in exact.evaluate(doc).findings]
+    assert [(f.rule, f.match) for f in fast.evaluate(doc).findings] == expected
+
+
+def test_the_wide_prefilter_is_compiled_only_when_needed():
+    from monitor.patterns import compile_pattern
+
+    unicode_literal = Pattern.build("p", compile_pattern("fianc\u00e9e"))
+    assert unicode_literal.possible_in(b"no such word", [0], ascii_text=True) == []
+    assert unicode_literal.prefilter._wide_start is None          # not compiled yet
+    assert unicode_literal.possible_in("her fianc\u00e9e".encode(), [0], ascii_text=False) == [
+        (0, 4)]
+    assert unicode_literal.prefilter._wide_start is not None
+
+
 def test_validation_runs_the_examples_without_building_a_prefilter():
     """The daemon's own process validates the rules but never evaluates a page (its workers
     do): building 134 RE2 programs there only cost it a tenth of a second and 9 MB."""
