@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import re
-import string
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -244,45 +243,32 @@ def plain_ascii(text: str | bytes) -> bool:
             and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text)
 
 
-class _AsciiStandIns(dict):
-    """str.translate table for ascii_view, filled as characters are met: each character the
-    sharp prefilter would read differently from the pattern, as an ASCII one of its classes."""
-
-    def __missing__(self, code: int) -> int:
-        ch = chr(code)
-        if code < 128 and plain_ascii(ch):
-            out = ch
-        elif _UNICODE_SPACE.match(ch):
-            out = " "
-        elif _UNICODE_DIGIT.match(ch):
-            out = "0"
-        elif _UNICODE_WORD.match(ch):
-            # A letter the patterns' case folding equates with an ASCII one (the Kelvin sign
-            # with k) stands for that one; any other word character for some letter.
-            out = next((a for a in string.ascii_lowercase if regex.match(a, ch, FLAGS)), "q")
-        else:
-            out = "\x01"  # punctuation or a symbol: neither word nor space, nor a line end
-        self[code] = ord(out)
-        return self[code]
-
-
-_UNICODE_SPACE = regex.compile(r"\s", FLAGS)
-_UNICODE_DIGIT = regex.compile(r"\d", FLAGS)
-_UNICODE_WORD = regex.compile(r"\w", FLAGS)
-_STAND_INS = _AsciiStandIns()
+# ascii_view's stand-ins, applied in this order at C speed (a table filled character by
+# character would grow with every distinct character a hostile page holds): white space, then
+# digits, then the letters the patterns' case folding equates with ASCII ones (the Kelvin
+# sign with k; tests/test_rules.py checks this list against every code point), then any other
+# word character, then the rest (punctuation, symbols).
+_SPACE_STAND_IN = regex.compile(r"[\x0b\x1c-\x1f]|(?=[^\x00-\x7f])\s", FLAGS)
+_DIGIT_STAND_IN = regex.compile(r"(?=[^\x00-\x7f])\d", FLAGS)
+ASCII_FOLDS = {"\u0130": "i", "\u017f": "s", "\u212a": "k"}
+_WORD_STAND_IN = regex.compile(r"(?=[^\x00-\x7f])\w", FLAGS)
+_OTHER_STAND_IN = regex.compile(r"[^\x00-\x7f]")
 
 
 def ascii_view(text: str) -> str:
     """`text` with every character the sharp (ASCII) prefilter cannot read as the pattern does
     replaced by an ASCII character of the same classes for the pattern: a letter for a letter,
-    0 for a digit, a space for a space, \\x01 for punctuation. Same length, so an offset in one
-    is an offset in the other; a pattern that spells out no non-ASCII character (ascii_safe)
-    matches in `text` only where its sharp form matches in the view. One dot or accent on a
-    page then no longer sends all of it to the wide prefilters, whose automata take twice the
-    memory."""
+    0 for a digit, a space for a space, \\x01 (neither word, space nor line end) for the rest.
+    Same length, so an offset in one is an offset in the other; a pattern that spells out no
+    non-ASCII character (ascii_safe) matches in `text` only where its sharp form matches in
+    the view. One dot or accent on a page then no longer sends all of it to the wide
+    prefilters, whose automata take twice the memory."""
     if plain_ascii(text):
         return text
-    return text.translate(_STAND_INS)
+    text = _DIGIT_STAND_IN.sub("0", _SPACE_STAND_IN.sub(" ", text))
+    for folded, letter in ASCII_FOLDS.items():
+        text = text.replace(folded, letter)
+    return _OTHER_STAND_IN.sub("\x01", _WORD_STAND_IN.sub("q", text))
 
 
 # In a pattern: a non-ASCII character, a Unicode property or name, a code beyond ASCII, or a

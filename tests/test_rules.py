@@ -599,6 +599,23 @@ def test_ascii_view_keeps_each_characters_classes_and_offsets():
     assert ascii_view("plain text, 100%") == "plain text, 100%"
 
 
+def test_ascii_view_folds_every_letter_the_patterns_equate_with_an_ascii_one():
+    import regex
+
+    from monitor.patterns import ASCII_FOLDS, FLAGS, ascii_view
+
+    letter = regex.compile("[a-z]", FLAGS)
+    folds = {chr(c) for c in range(0x80, 0x110000)
+             if not 0xD800 <= c <= 0xDFFF and letter.match(chr(c))}
+    assert folds == set(ASCII_FOLDS)
+    for ch in folds:
+        assert regex.match(ascii_view(ch), ch, FLAGS), ch
+    hostile = "".join(chr(c) for c in range(0x80, 0x30000) if not 0xD800 <= c <= 0xDFFF)
+    started = time.monotonic()
+    assert len(ascii_view(hostile)) == len(hostile) and ascii_view(hostile).isascii()
+    assert time.monotonic() - started < 2
+
+
 def test_only_patterns_that_spell_out_no_unicode_read_through_the_view():
     from monitor.patterns import compile_pattern
 
