@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from monitor.document import Document, Paragraph
-from monitor.patterns import Budget, Pattern, ascii_view, plain_ascii
+from monitor.patterns import Budget, Pattern, ascii_view_bytes, plain_ascii
 from monitor.text import normalize, sentence_spans
 
 
@@ -95,12 +95,11 @@ class Page:
         re-encoding per call: ASCII (through ascii_view), with the offset where each
         paragraph starts, which is also its offset in characters."""
         if self._blob is None:
-            text = self.text if self._ascii else ascii_view(self.text)
             starts, offset = [], 0
             for para in self.paras:
                 starts.append(offset)
                 offset += len(para.text) + 1
-            self._blob = (text.encode("ascii"), starts)
+            self._blob = (ascii_view_bytes(self.text), starts)
         return self._blob
 
     def utf8_blob(self) -> tuple[bytes, list[int]]:

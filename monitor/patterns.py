@@ -15,7 +15,9 @@ where it does, the real one cannot match before it. Same findings, a fraction of
 from __future__ import annotations
 
 import bisect
+import codecs
 import contextlib
+import functools
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -263,12 +265,56 @@ def ascii_view(text: str) -> str:
     non-ASCII character (ascii_safe) matches in `text` only where its sharp form matches in
     the view. One dot or accent on a page then no longer sends all of it to the wide
     prefilters, whose automata take twice the memory."""
+    return ascii_view_bytes(text).decode("ascii")
+
+
+def ascii_view_bytes(text: str) -> bytes:
+    """ascii_view(text), encoded: ASCII runs are copied at C speed and each run of other
+    characters goes to _stand_in_run."""
     if plain_ascii(text):
-        return text
-    text = _DIGIT_STAND_IN.sub("0", _SPACE_STAND_IN.sub(" ", text))
-    for folded, letter in ASCII_FOLDS.items():
-        text = text.replace(folded, letter)
-    return _OTHER_STAND_IN.sub("\x01", _WORD_STAND_IN.sub("q", text))
+        return text.encode("ascii")
+    if any(control in text for control in "\x0b\x1c\x1d\x1e\x1f"):  # spaces to Unicode
+        text = text.translate(_ASCII_SPACES)
+    return text.encode("ascii", _STAND_IN_ERRORS)
+
+
+_ASCII_SPACES = {0x0B: " ", 0x1C: " ", 0x1D: " ", 0x1E: " ", 0x1F: " "}
+_STAND_IN_ERRORS = "claimwatch-ascii-view"
+
+
+def _stand_in_run(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeEncodeError)
+    run = err.object[err.start:err.end].translate(_common_stand_ins())
+    if not run.isascii():  # characters beyond the common ones: at C speed, nothing kept
+        run = _DIGIT_STAND_IN.sub("0", _SPACE_STAND_IN.sub(" ", run))
+        for folded, letter in ASCII_FOLDS.items():
+            run = run.replace(folded, letter)
+        run = _OTHER_STAND_IN.sub("\x01", _WORD_STAND_IN.sub("q", run))
+    return run, err.end
+
+
+codecs.register_error(_STAND_IN_ERRORS, _stand_in_run)
+
+
+def _stand_in(ch: str) -> str:
+    if _SPACE_STAND_IN.match(ch):
+        return " "
+    if _DIGIT_STAND_IN.match(ch):
+        return "0"
+    if ch in ASCII_FOLDS:
+        return ASCII_FOLDS[ch]
+    return "q" if _WORD_STAND_IN.match(ch) else "\x01"
+
+
+@functools.cache
+def _common_stand_ins() -> dict[int, str]:
+    """ascii_view's stand-ins for the characters clinic pages use most (Latin letters,
+    general punctuation, currency, letterlike symbols, arrows, stars and dingbats) and the
+    ASCII controls counted as spaces: one str.translate pass where five substitutions
+    would each copy the text; made on first use, in the processes that read such text."""
+    codes = [0x0B, *range(0x1C, 0x20), *range(0x80, 0x250), *range(0x2000, 0x20C0),
+             *range(0x2100, 0x2200), *range(0x2500, 0x2800)]
+    return {c: _stand_in(chr(c)) for c in codes}
 
 
 # In a pattern: a non-ASCII character, a Unicode property or name, a code beyond ASCII, or a
@@ -489,7 +535,7 @@ class Pattern:
             return None
         if plain_ascii(text):
             return text.encode("ascii")
-        return ascii_view(text).encode("ascii") if self.ascii_safe else None
+        return ascii_view_bytes(text) if self.ascii_safe else None
 
     def finditer(self, text: str, budget: Budget | None, pos: int = 0,
                  endpos: int | None = None, *, possible: bool = False) -> Iterator[regex.Match]:
