@@ -245,15 +245,15 @@ def plain_ascii(text: str | bytes) -> bool:
             and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text)
 
 
-# ascii_view's stand-ins, applied in this order at C speed (a table filled character by
-# character would grow with every distinct character a hostile page holds): white space, then
+# ascii_view's stand-ins for non-ASCII characters, applied in this order: white space, then
 # digits, then the letters the patterns' case folding equates with ASCII ones (the Kelvin
 # sign with k; tests/test_rules.py checks this list against every code point), then any other
-# word character, then the rest (punctuation, symbols).
-_SPACE_STAND_IN = regex.compile(r"[\x0b\x1c-\x1f]|(?=[^\x00-\x7f])\s", FLAGS)
-_DIGIT_STAND_IN = regex.compile(r"(?=[^\x00-\x7f])\d", FLAGS)
+# word character, then the rest (punctuation, symbols). (The lookahead is case-sensitive: under
+# IGNORECASE "[^\x00-\x7f]" would leave out the Kelvin sign, which folds to an ASCII k.)
+_SPACE_STAND_IN = regex.compile(r"(?=(?-i:[^\x00-\x7f]))\s", FLAGS)
+_DIGIT_STAND_IN = regex.compile(r"(?=(?-i:[^\x00-\x7f]))\d", FLAGS)
 ASCII_FOLDS = {"\u0130": "i", "\u017f": "s", "\u212a": "k"}
-_WORD_STAND_IN = regex.compile(r"(?=[^\x00-\x7f])\w", FLAGS)
+_WORD_STAND_IN = regex.compile(r"(?=(?-i:[^\x00-\x7f]))\w", FLAGS)
 _OTHER_STAND_IN = regex.compile(r"[^\x00-\x7f]")
 
 
@@ -282,39 +282,33 @@ _ASCII_SPACES = {0x0B: " ", 0x1C: " ", 0x1D: " ", 0x1E: " ", 0x1F: " "}
 _STAND_IN_ERRORS = "claimwatch-ascii-view"
 
 
+def _stand_ins(run: str) -> str:
+    """Each non-ASCII character of `run` as its stand-in, by substitutions at C speed: a
+    table filled as characters are met would grow with every one a hostile page holds."""
+    run = _DIGIT_STAND_IN.sub("0", _SPACE_STAND_IN.sub(" ", run))
+    for folded, letter in ASCII_FOLDS.items():
+        run = run.replace(folded, letter)
+    return _OTHER_STAND_IN.sub("\x01", _WORD_STAND_IN.sub("q", run))
+
+
 def _stand_in_run(err: UnicodeError) -> tuple[str, int]:
     assert isinstance(err, UnicodeEncodeError)
     run = err.object[err.start:err.end].translate(_common_stand_ins())
-    if not run.isascii():  # characters beyond the common ones: at C speed, nothing kept
-        run = _DIGIT_STAND_IN.sub("0", _SPACE_STAND_IN.sub(" ", run))
-        for folded, letter in ASCII_FOLDS.items():
-            run = run.replace(folded, letter)
-        run = _OTHER_STAND_IN.sub("\x01", _WORD_STAND_IN.sub("q", run))
-    return run, err.end
+    return (run if run.isascii() else _stand_ins(run)), err.end
 
 
 codecs.register_error(_STAND_IN_ERRORS, _stand_in_run)
 
 
-def _stand_in(ch: str) -> str:
-    if _SPACE_STAND_IN.match(ch):
-        return " "
-    if _DIGIT_STAND_IN.match(ch):
-        return "0"
-    if ch in ASCII_FOLDS:
-        return ASCII_FOLDS[ch]
-    return "q" if _WORD_STAND_IN.match(ch) else "\x01"
-
-
 @functools.cache
 def _common_stand_ins() -> dict[int, str]:
-    """ascii_view's stand-ins for the characters clinic pages use most (Latin letters,
-    general punctuation, currency, letterlike symbols, arrows, stars and dingbats) and the
-    ASCII controls counted as spaces: one str.translate pass where five substitutions
-    would each copy the text; made on first use, in the processes that read such text."""
-    codes = [0x0B, *range(0x1C, 0x20), *range(0x80, 0x250), *range(0x2000, 0x20C0),
-             *range(0x2100, 0x2200), *range(0x2500, 0x2800)]
-    return {c: _stand_in(chr(c)) for c in codes}
+    """The stand-ins of the characters clinic pages use most (Latin letters, general
+    punctuation, currency, letterlike symbols, arrows, stars and dingbats): one translate
+    pass over a run where five substitutions would each copy it; made on first use, in the
+    processes that read such text."""
+    codes = [*range(0x80, 0x250), *range(0x2000, 0x20C0), *range(0x2100, 0x2200),
+             *range(0x2500, 0x2800)]
+    return {c: _stand_ins(chr(c)) for c in codes}
 
 
 # In a pattern: a non-ASCII character, a Unicode property or name, a code beyond ASCII, or a

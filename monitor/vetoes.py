@@ -120,9 +120,13 @@ _RHETORICAL = regex.compile(
     r"|^\W*why\s+(?:[\w'-]+\s+){1,15}?when\s+you\s+(?:can|could)\b", regex.IGNORECASE)
 
 
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip(" \"')").endswith("?")
+
+
 def _is_question(sentence: str) -> bool:
     """A question (FAQ) is not a claim, unless it is a rhetorical "did you know ...?"."""
-    return sentence.rstrip(" \"')").endswith("?") and _RHETORICAL.search(sentence) is None
+    return _asks(sentence) and _RHETORICAL.search(sentence) is None
 
 
 _ANSWER_WORDS = 8  # a sentence this short after a question is its answer
@@ -133,14 +137,12 @@ def asked(c: Candidate) -> tuple[int, int] | None:
     in the paragraph if that one is a question and this one has at most _ANSWER_WORDS words
     ("Success rate? 87%."); None otherwise."""
     spans = c.para.spans
-    i = spans.index(c.sentence) if c.sentence in spans else 0
-    if i == 0:
-        return None
+    i = spans.index(c.sentence)  # the candidate's sentence is one of its paragraph's spans
     a, b = c.sentence
-    if len(_WORD.findall(c.para.text, a, b)) > _ANSWER_WORDS:
+    if i == 0 or len(_WORD.findall(c.para.text, a, b)) > _ANSWER_WORDS:
         return None
-    question = spans[i - 1]
-    return question if c.para.text[question[0]:question[1]].rstrip(" \"')").endswith("?") else None
+    qa, qb = spans[i - 1]
+    return (qa, qb) if _asks(c.para.text[qa:qb]) else None
 
 
 def prepare(c: Candidate, terminators: Pattern | None, budget: Budget | None) -> None:

@@ -635,7 +635,6 @@ def test_only_patterns_that_spell_out_no_unicode_read_through_the_view():
     "Side effects? None. \u00bfPreguntas? Our fianc\u00e9e program is risk-free.",
     "\u0663\u0660% of our patients relapse less \u00b7 half those of rehab.",
     "Ketamine treatment, tr\u00e8s simple, at home.",       # a word gap over an accented word
-    "\u212aetamine kits for you.",                           # a Kelvin sign folds to k
 ])
 def test_findings_on_non_ascii_pages_are_those_of_the_exact_patterns(text):
     from monitor.patterns import exact_only
