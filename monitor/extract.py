@@ -148,9 +148,9 @@ def _strip_invisible(body: lxml.html.HtmlElement) -> tuple[int, int]:
 @functools.cache
 def _trafilatura() -> tuple[Any, Any]:
     """trafilatura, imported on first use (only processes that extract pay for it), with its
-    attribute prunes gated (monitor.prunegate), and the options of every extraction, made
-    once (50 us of configparser lookups a page otherwise; trafilatura copies them before it
-    changes any)."""
+    attribute prunes gated or done in Python (monitor.prunegate), and the options of every
+    extraction, made once (50 us of configparser lookups a page otherwise; trafilatura copies
+    them before it changes any)."""
     import trafilatura
     from trafilatura.settings import Extractor
 

@@ -82,6 +82,88 @@ def test_the_gate_passes_every_tree_the_xpaths_select_in(name):
     assert (False, False) in outcomes and (True, True) in outcomes  # it skips, and it lets by
 
 
+def test_the_installed_trafilaturas_overall_discard_prune_has_its_python_form():
+    # Fails when an upgrade reshapes it: it then goes to trafilatura (slower, not wrong).
+    assert prunegate.overall_discard_for(paths(xpaths.OVERALL_DISCARD_XPATH)) is not None
+
+
+def overall(**changes):
+    """OVERALL_DISCARD_XPATH's paths with one text replaced."""
+    out = paths(xpaths.OVERALL_DISCARD_XPATH)
+    for old, new in changes.values():
+        out = tuple(p.replace(old, new) for p in out)
+    return out
+
+
+@pytest.mark.parametrize("changed", [
+    {"tag": ("self::span]", "self::span or self::a]")},
+    {"test": ("@aria-hidden='true'", "@aria-hidden='true' or @role='note'")},
+    {"empty": ("'reader-comments|akismet'", "'reader-comments|akismet|x?'")},
+    {"broken": ("'reader-comments|akismet'", "'reader-comments(akismet'")},
+])
+def test_other_forms_of_the_overall_prune_go_to_trafilatura(changed):
+    assert prunegate.overall_discard_for(overall(**changed)) is None
+
+
+def test_new_tokens_in_the_overall_prune_are_taken_up():
+    select = prunegate.overall_discard_for(overall(t=("'^hide-|", "'^hide-|promo-strip|")))
+    tree = lxml.html.document_fromstring('<html><body><p class="promo-strip">x</p>'
+                                         '<p class="hero">y</p></body></html>')
+    assert [el.get("class") for el in select(tree)] == ["promo-strip"]
+
+
+OVERALL_VALUES = {
+    "id": ["cookie-box", "main", "share", "reply-9", "hidden-x", "nav-top", "reader-comments",
+           "ad-1", "Hero", ""],
+    "class": ["hero", "sidebar", "reply-box", "comments-title", "comments-title x", "tags",
+              "card hidden", "btn ad-slot", "widget", "stats", ""],
+    "style": ["display:none", "display: none", "color: red", "visibility:hidden"],
+    "role": ["Navigation", "main", "nav"],
+    "aria-hidden": ["true", "false"],
+    "data-component": ["MostPopularStories", "Gallery"],
+    "data-lp-replacement-content": [""],
+}
+OVERALL_TAGS = ["div", "section", "span", "p", "ul", "li", "item", "list", "article", "aside"]
+
+
+def overall_tree(rng):
+    def element(depth):
+        names = rng.sample(sorted(OVERALL_VALUES), rng.randint(0, 3))  # in a random order
+        attrs = "".join(f' {a}="{rng.choice(OVERALL_VALUES[a])}"' for a in names)
+        inner = "".join(element(depth + 1) for _ in range(rng.randint(0, 2) if depth < 3 else 0))
+        return f"<{(tag := rng.choice(OVERALL_TAGS))}{attrs}>text{inner}</{tag}>"
+    body = "".join(element(0) for _ in range(rng.randint(1, 4)))
+    return lxml.html.document_fromstring(f"<html><body>{body}</body></html>")
+
+
+def test_the_python_form_selects_what_the_overall_xpaths_do_in_their_order():
+    nodelist = xpaths.OVERALL_DISCARD_XPATH
+    select = prunegate.overall_discard_for(paths(nodelist))
+    rng = random.Random(7)
+    selected = 0
+    for _ in range(600):
+        tree = overall_tree(rng)
+        expected = [el for x in nodelist for el in x(tree)]
+        assert select(tree) == expected, lxml.html.tostring(tree)
+        selected += bool(expected)
+    assert 100 < selected < 590  # trees it selects in and trees it does not
+
+
+@pytest.mark.parametrize("markup, selected", [
+    ('<div id="cookie" class="hero">', True),  # string(@id|@class): the first in the markup
+    ('<div class="hero" id="cookie">', False),
+    ('<div style="x" id="hidden-a">', False),
+    ('<div id="hidden-a" style="x">', True),
+    ('<div class="reply-box" id="a">', True),
+    ('<div id="a" class="reply-box">', False),
+])
+def test_a_union_of_attributes_is_read_as_its_first_in_the_markup(markup, selected):
+    tree = lxml.html.document_fromstring(f"<html><body>{markup}x</div></body></html>")
+    select = prunegate.overall_discard_for(paths(xpaths.OVERALL_DISCARD_XPATH))
+    assert bool(select(tree)) is selected
+    assert bool([el for x in xpaths.OVERALL_DISCARD_XPATH for el in x(tree)]) is selected
+
+
 PAGE = """<html><head><title>Ridgeline Recovery</title></head><body>
 <nav><a href="/">Home</a> <a href="/about">About</a></nav>
 <main><article><h1>Ketamine-assisted therapy for alcohol use disorder</h1>
@@ -101,6 +183,10 @@ EXTRAS = {
                        'about detox programs and what to expect in the first week.</p></div>',
     "share": '<div class="elementor-share-buttons"><p>Share this on Facebook, Twitter and '
              'LinkedIn with your friends and family today.</p></div>',
+    "sidebar": '<div class="sidebar"><p>Book a free consultation with our intake team '
+               'today and ask about our membership plans.</p></div>',
+    "hidden": '<div style="display: none"><p>Ketamine is a guaranteed cure for alcoholism, '
+              'approved by the FDA for every patient.</p></div>',
     "none": "",
 }
 
