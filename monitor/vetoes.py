@@ -88,7 +88,7 @@ class Vetoes:
         The candidate's clause must have been set by `prepare`."""
         sa, sb = c.sentence
         text = c.para.text
-        if self.questions and _is_question(text[sa:sb]):
+        if self.questions and _is_question(text, sa, sb, c.end):
             return "question", "the sentence is a question"
         for exc in self.exceptions:
             for m in exc.finditer(text, budget, max(sa, c.start - _REACH), min(sb, c.end + _REACH)):
@@ -124,9 +124,22 @@ def _asks(sentence: str) -> bool:
     return sentence.rstrip(" \"')").endswith("?")
 
 
-def _is_question(sentence: str) -> bool:
-    """A question (FAQ) is not a claim, unless it is a rhetorical "did you know ...?"."""
-    return _asks(sentence) and _RHETORICAL.search(sentence) is None
+# Where a sentence's part ends: chat and texts run on in lower case after a "?" or a "!",
+# where the sentence splitter sees no new sentence ("can i do it by telehealth? trying to quit").
+_PART_END = regex.compile(r"[.!?]+(?=[\s\"')\]]|$)")
+
+
+def _is_question(text: str, start: int, end: int, match_end: int) -> bool:
+    """Whether the part of the sentence text[start:end] that holds a match ending at
+    `match_end` is a question (FAQ), which is not a claim, unless the sentence is a
+    rhetorical "did you know ...?"."""
+    sentence = text[start:end]
+    part_end = _PART_END.search(text, match_end, end)
+    if part_end is not None and part_end.end() < end:
+        asks = "?" in part_end.group(0)
+    else:
+        asks = _asks(sentence)
+    return asks and _RHETORICAL.search(sentence) is None
 
 
 _ANSWER_WORDS = 8  # a sentence this short after a question is its answer

@@ -183,6 +183,17 @@ def test_a_rhetorical_did_you_know_question_is_a_claim():
     assert fired(BASE, "Can ketamine cure addiction?") == []
 
 
+@pytest.mark.parametrize(("page", "expected"), [
+    # chat and texts run on in lower case: the question is the part up to its "?"
+    ("can ketamine cure it? asking for my brother", []),
+    ("Ketamine cures addiction! why wait?", ["Ketamine cures addiction! why wait?"]),
+    ("does it cure? ketamine cures addiction.", ["does it cure? ketamine cures addiction."]),
+    ("Is ketamine, e.g. the nasal spray, a cure?", []),
+])
+def test_the_part_of_a_sentence_up_to_its_question_mark_is_the_question(page, expected):
+    assert fired(BASE, page) == expected
+
+
 def test_a_why_question_with_when_you_can_is_rhetorical():
     page = "Why wait years when you can be cured in weeks?"
     assert fired(BASE, page) == [page]
