@@ -443,6 +443,7 @@ class _Builder:
         self.lexicons: dict[str, str] = {}
         self.compiled: dict[str, Pattern] = {}
         self.made: list[Pattern] = []  # every pattern built, for Ruleset.compile_all()
+        self._by_expression: dict[str, Pattern] = {}
         self.broken: set[str] = set()  # lexicons already reported: no cascade of errors
 
     def error(self, message: str, line: int | None, rule: str | None = None,
@@ -579,8 +580,13 @@ class _Builder:
             resolve(name)
 
     def made_one(self, pattern: Pattern) -> Pattern:
-        self.made.append(pattern)
-        return pattern
+        """One Pattern per expression: a lexicon that several rules use alone as a pattern,
+        a requirement or a veto ({results_vary}, {clinician}) is compiled, and given its RE2
+        prefilter and automaton caches, once rather than once per use."""
+        shared = self._by_expression.setdefault(pattern.expanded, pattern)
+        if shared is pattern:
+            self.made.append(pattern)
+        return shared
 
     def lexicon_pattern(self, name: str) -> Pattern | None:
         return self.compiled.get(name)
@@ -634,8 +640,10 @@ class _Builder:
         if not ok:
             return None
         # Compiling is slow (the regex module's compiler is Python): compile the alternation
-        # once, and each item alone only to find the culprit when that fails.
-        joined = "|".join(f"(?:{s})" for s, _, _ in sources)
+        # once, and each item alone only to find the culprit when that fails. A single item is
+        # its own expression: "{results_vary}" alone is the lexicon's, made once (made_one).
+        joined = (sources[0][0] if len(sources) == 1
+                  else "|".join(f"(?:{s})" for s, _, _ in sources))
         if self.trusted:
             return self.made_one(Pattern(" | ".join(raw), joined))
         try:
