@@ -25,12 +25,19 @@ from typing import Any
 
 import regex
 
-try:  # optional: without it every text is scanned by the exact pattern alone
-    import re2
-except ImportError:  # pragma: no cover
-    re2 = None
-
 FLAGS = regex.IGNORECASE | regex.VERSION0
+
+
+@functools.cache
+def _re2() -> Any:
+    """google-re2, imported when the first prefilter is built: the daemon's own process, which
+    evaluates no page, never loads it and its libraries (2.5 MB). Optional: without it every
+    text is scanned by the exact pattern alone."""
+    try:
+        import re2
+    except ImportError:  # pragma: no cover
+        return None
+    return re2
 _UNSET = object()
 _PREFILTER_MIN = 2000  # characters
 _ANCHORED_TRIES = 4  # places tried anchored before a search (Pattern._first_match)
@@ -165,7 +172,7 @@ class Prefilter:
             try:
                 # The wide form's Unicode classes make a larger automaton: with 32 MB a form
                 # such as "at home (\w+ ){0,2}(ketamine|...)" kept discarding its DFA cache.
-                self._wide = re2.compile(self._wide_source, _re2_options(64 << 20))
+                self._wide = _re2().compile(self._wide_source, _re2_options(64 << 20))
             except Exception:  # noqa: BLE001 - re2 raises its own error type
                 self._wide = None
             self._wide_start = _anywhere if self._wide is None else _start_finder(self._wide)
@@ -190,7 +197,7 @@ def _start_finder(form: Any) -> Any:
     object: the wrapper's search makes a generator and a match object per call, as much
     again as a short scan (a prefilter is asked hundreds of times a page). Through the
     wrapper if it ever stops exposing that object."""
-    raw, anchor = getattr(form, "_regexp", None), getattr(re2, "_Anchor", None)
+    raw, anchor = getattr(form, "_regexp", None), getattr(_re2(), "_Anchor", None)
     if raw is None or anchor is None:  # another google-re2 layout
 
         def through_wrapper(blob: bytes, pos: int, end: int) -> int:
@@ -211,6 +218,7 @@ def _start_finder(form: Any) -> Any:
 
 def prefilter_for(source: str) -> Prefilter | None:
     """A prefilter matching wherever `source` could (None if RE2 cannot take it)."""
+    re2 = _re2()
     if re2 is None:
         return None
     sharp, wide = relax(source, wide=False), relax(source, wide=True)
@@ -225,7 +233,7 @@ def prefilter_for(source: str) -> Prefilter | None:
 
 
 def _re2_options(max_mem: int) -> Any:
-    options = re2.Options()
+    options = _re2().Options()
     options.case_sensitive = False
     options.log_errors = False
     options.max_mem = max_mem

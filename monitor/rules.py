@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -24,7 +25,6 @@ from typing import Any
 import regex
 import yaml
 
-from monitor import patterns as patterns_module
 from monitor import rulekinds, yamlfile
 from monitor.document import Document
 from monitor.errors import ClaimwatchError, RulesError
@@ -315,7 +315,7 @@ def _engine_key() -> str:
     for name in ("rules", "rulekinds", "vetoes", "patterns", "page", "text", "yamlfile"):
         h.update((here / f"{name}.py").read_bytes())
     h.update(regex.__version__.encode())
-    h.update(str(getattr(patterns_module, "re2", None) is not None).encode())
+    h.update(str(importlib.util.find_spec("re2") is not None).encode())  # found, not loaded
     return h.hexdigest()[:16]
 
 

@@ -549,7 +549,9 @@ def test_places_the_prefilter_finds_are_tried_anchored_then_searched_as_before()
 
 
 def test_prefilter_start_agrees_with_the_re2_wrappers_search():
-    from monitor.patterns import _start_finder, re2
+    import re2
+
+    from monitor.patterns import _start_finder
 
     form = re2.compile("(?m)^cure|sober\\b")
     find = _start_finder(form)
@@ -702,7 +704,7 @@ def test_prefilters_change_no_finding_on_any_case_or_page(ruleset, monkeypatch):
     from monitor import patterns
     from monitor.extract import Document, Paragraph, extract
 
-    monkeypatch.setattr(patterns, "re2", None)
+    monkeypatch.setattr(patterns, "_re2", lambda: None)
     plain = load_rules(Path(__file__).parent.parent / "rules.yaml")
     assert all(r.pattern is None or r.pattern.prefilter is None for r in plain.rules)
     docs = []
