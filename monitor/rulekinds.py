@@ -204,8 +204,10 @@ def _required(cand: Candidate, pattern: Pattern, rule: Rule, run: Run) -> bool:
     if rule.require_scope != "sentence":
         return False
     question = asked(cand)
-    return question is not None and pattern.search(cand.para.text, run.budget,
-                                                   *question) is not None
+    if question is None:
+        return False
+    text, qa, qb = question
+    return pattern.search(text, run.budget, qa, qb) is not None
 
 
 def finding(rule: Rule, cand: Candidate) -> Finding:

@@ -145,17 +145,24 @@ def _is_question(text: str, start: int, end: int, match_end: int) -> bool:
 _ANSWER_WORDS = 8  # a sentence this short after a question is its answer
 
 
-def asked(c: Candidate) -> tuple[int, int] | None:
-    """(start, end) of the question the candidate's sentence answers: the sentence before it
-    in the paragraph if that one is a question and this one has at most _ANSWER_WORDS words
-    ("Success rate? 87%."); None otherwise."""
+def asked(c: Candidate) -> tuple[str, int, int] | None:
+    """(text, start, end) of the question the candidate's sentence answers: the sentence
+    before it if that one is a question and this one has at most _ANSWER_WORDS words
+    ("Success rate? 87%."), in the paragraph or, for an FAQ's answer, at the end of the
+    paragraph before ("How many stay sober?" / "The answer: 83%."); None otherwise."""
     spans = c.para.spans
     i = spans.index(c.sentence)  # the candidate's sentence is one of its paragraph's spans
     a, b = c.sentence
-    if i == 0 or len(_WORD.findall(c.para.text, a, b)) > _ANSWER_WORDS:
+    if len(_WORD.findall(c.para.text, a, b)) > _ANSWER_WORDS:
         return None
-    qa, qb = spans[i - 1]
-    return (qa, qb) if _asks(c.para.text[qa:qb]) else None
+    if i > 0:
+        text, (qa, qb) = c.para.text, spans[i - 1]
+    elif c.para.index > 0:
+        before = c.page.paras[c.para.index - 1]
+        text, (qa, qb) = before.text, before.spans[-1]
+    else:
+        return None
+    return (text, qa, qb) if _asks(text[qa:qb]) else None
 
 
 def prepare(c: Candidate, terminators: Pattern | None, budget: Budget | None) -> None:
@@ -215,8 +222,8 @@ def _negated(c: Candidate, neg: Negation, budget: Budget | None) -> str | None:
 # A post-cue right after these is the verb of a clause of its own, not said of the match:
 # "a cure that doesn't require rehab", "results guaranteed or you don't pay".
 _NEW_CLAUSE = regex.compile(
-    r"(?:\b(?:that|who)|\b(?:or|and|so|if|because|otherwise)\s+(?:you|we|they|I|it|he|she))\s+$",
-    regex.IGNORECASE)
+    r"(?:\b(?:that|who)|(?:\b(?:or|and|so|if|because|otherwise)|,)\s+(?:you|we|they|I|it|he|she)"
+    r"(?:'re|'ll|'d)?)\s+$", regex.IGNORECASE)
 
 
 def _scope_text(c: Candidate, scope: str) -> tuple[str, int, int, object]:

@@ -163,6 +163,7 @@ POST_VERBS = BASE.replace('  negation: [not, "no", never]\n',
     ("Cures cravings, so we don't charge for it.", ["Cures cravings, so we don't charge for it."]),
     ("A cure does not exist.", []),                  # the cue's clause is the match's own
     ("Cures and quick fixes don't exist.", []),      # "and" joins subjects, no new subject
+    ("It is cured, they don't relapse.", ["It is cured, they don't relapse."]),  # a new subject
 ])
 def test_a_post_cue_in_a_clause_of_its_own_does_not_negate(page, expected):
     assert fired(POST_VERBS, page) == expected
@@ -213,6 +214,10 @@ ANSWERS = BASE.replace("""    patterns: ['\\bcure[sd]?\\b']""", """    patterns:
     ("Our fees? Just 11% more than last year.", []),                # no outcome in the question
     ("Relapse rate? We will tell you, and our fee is 11% lower.", []),  # not a short answer
     ("Relapse is common. Just 11%.", []),                           # no question before it
+    ("Relapse rate after our program?\n\nJust 11%.", ["Just 11%."]),  # an FAQ's answer
+    ("Relapse is common.\n\nJust 11%.", []),
+    ("Relapse rate after our program?\n\nMost of our fees fell by 11% since the day we opened.",
+     []),                                                           # not a short answer
 ])
 def test_a_short_answer_is_read_with_its_question_for_require(page, expected):
     assert fired(ANSWERS, page) == expected
