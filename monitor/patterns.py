@@ -26,6 +26,9 @@ from typing import Any
 import regex
 
 FLAGS = regex.IGNORECASE | regex.VERSION0
+_UNSET = object()
+_PREFILTER_MIN = 2000  # characters
+_ANCHORED_TRIES = 4  # places tried anchored before a search (Pattern._first_match)
 
 
 @functools.cache
@@ -38,9 +41,8 @@ def _re2() -> Any:
     except ImportError:  # pragma: no cover
         return None
     return re2
-_UNSET = object()
-_PREFILTER_MIN = 2000  # characters
-_ANCHORED_TRIES = 4  # places tried anchored before a search (Pattern._first_match)
+
+
 _REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
