@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from monitor.document import Document, Paragraph
-from monitor.patterns import Budget, Pattern, ascii_view_bytes, plain_ascii
+from monitor.patterns import Budget, Pattern, ascii_view, plain_ascii
 from monitor.text import normalize, sentence_spans
 
 
@@ -99,7 +99,7 @@ class Page:
             for para in self.paras:
                 starts.append(offset)
                 offset += len(para.text) + 1
-            self._blob = (ascii_view_bytes(self.text), starts)
+            self._blob = (ascii_view(self.text), starts)
         return self._blob
 
     def utf8_blob(self) -> tuple[bytes, list[int]]:

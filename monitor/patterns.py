@@ -267,20 +267,15 @@ _WORD_STAND_IN = regex.compile(r"(?=(?-i:[^\x00-\x7f]))\w", FLAGS)
 _OTHER_STAND_IN = regex.compile(r"[^\x00-\x7f]")
 
 
-def ascii_view(text: str) -> str:
-    """`text` with every character the sharp (ASCII) prefilter cannot read as the pattern does
-    replaced by an ASCII character of the same classes for the pattern: a letter for a letter,
-    0 for a digit, a space for a space, \\x01 (neither word, space nor line end) for the rest.
-    Same length, so an offset in one is an offset in the other; a pattern that spells out no
-    non-ASCII character (ascii_safe) matches in `text` only where its sharp form matches in
-    the view. One dot or accent on a page then no longer sends all of it to the wide
-    prefilters, whose automata take twice the memory."""
-    return ascii_view_bytes(text).decode("ascii")
-
-
-def ascii_view_bytes(text: str) -> bytes:
-    """ascii_view(text), encoded: ASCII runs are copied at C speed and each run of other
-    characters goes to _stand_in_run."""
+def ascii_view(text: str) -> bytes:
+    """`text` as ASCII bytes, every character the sharp (ASCII) prefilter cannot read as the
+    pattern does replaced by an ASCII character of the same classes for the pattern: a letter
+    for a letter, 0 for a digit, a space for a space, \\x01 (neither word, space nor line end)
+    for the rest. Same length, so an offset in one is an offset in the other; a pattern that
+    spells out no non-ASCII character (ascii_safe) matches in `text` only where its sharp
+    form matches in the view. One dot or accent on a page then no longer sends all of it to
+    the wide prefilters, whose automata take twice the memory. ASCII runs are copied at C
+    speed and each run of other characters goes to _stand_in_run."""
     if plain_ascii(text):
         return text.encode("ascii")
     if any(control in text for control in "\x0b\x1c\x1d\x1e\x1f"):  # spaces to Unicode
@@ -537,9 +532,9 @@ class Pattern:
         re-encodes and re-counts the whole text per call)."""
         if self.prefilter is None:
             return None
-        if plain_ascii(text):
-            return text.encode("ascii")
-        return ascii_view_bytes(text) if self.ascii_safe else None
+        if self.ascii_safe:
+            return ascii_view(text)
+        return text.encode("ascii") if plain_ascii(text) else None
 
     def finditer(self, text: str, budget: Budget | None, pos: int = 0,
                  endpos: int | None = None, *, possible: bool = False) -> Iterator[regex.Match]:

@@ -161,17 +161,18 @@ def _overall_discard(consent: re.Pattern[str], ids: re.Pattern[str], classes: re
     for el in _TESTED(tree):
         get = el.get
         id_, cls, style = get("id") or "", get("class"), get("style") or ""
+        id_or_class = _first_of(el, "id", "class")
         if el.tag in _OVERALL_TAGS and (
             get("data-lp-replacement-content") is not None
             or "nav" in (get("role") or "").replace("N", "n")
             or "MostPopularStories" in (get("data-component") or "")
-            or consent.search(_first_of(el, "id", "class"))
+            or consent.search(id_or_class)
             or ids.search(id_) or classes.search(cls or "")
         ):
             first.append(el)
         if (
             cls == "comments-title"
-            or _first_of(el, "id", "class").startswith("reply-")
+            or id_or_class.startswith("reply-")
             or hidden.search(_first_of(el, "id", "style"))
             or "display:none" in style or "display: none" in style
             or comment_ids.search(id_) or comment_classes.search(cls or "")

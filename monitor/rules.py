@@ -442,8 +442,7 @@ class _Builder:
         self.trusted = trusted
         self.lexicons: dict[str, str] = {}
         self.compiled: dict[str, Pattern] = {}
-        self.made: list[Pattern] = []  # every pattern built, for Ruleset.compile_all()
-        self._by_expression: dict[str, Pattern] = {}
+        self.made: dict[str, Pattern] = {}  # by expression: every pattern built, once
         self.broken: set[str] = set()  # lexicons already reported: no cascade of errors
 
     def error(self, message: str, line: int | None, rule: str | None = None,
@@ -486,7 +485,7 @@ class _Builder:
                 rules.append(rule)
         terminators = self.lexicon_pattern("terminators")
         return Ruleset(self.path, digest, rules, disclaimers, terminators, settings,
-                       patterns=self.made)
+                       patterns=list(self.made.values()))
 
     # -- sections
 
@@ -583,10 +582,7 @@ class _Builder:
         """One Pattern per expression: a lexicon that several rules use alone as a pattern,
         a requirement or a veto ({results_vary}, {clinician}) is compiled, and given its RE2
         prefilter and automaton caches, once rather than once per use."""
-        shared = self._by_expression.setdefault(pattern.expanded, pattern)
-        if shared is pattern:
-            self.made.append(pattern)
-        return shared
+        return self.made.setdefault(pattern.expanded, pattern)
 
     def lexicon_pattern(self, name: str) -> Pattern | None:
         return self.compiled.get(name)
