@@ -58,6 +58,45 @@ def test_the_project_rules_file_is_valid_and_covers_every_category(ruleset):
     assert all(r.link.startswith("https://") and r.examples.get("match") for r in ruleset.rules)
 
 
+def _patterns_in(obj, depth=0):
+    """Every Pattern an object of the rules holds, through dataclasses, lists and dicts."""
+    if isinstance(obj, Pattern):
+        yield obj
+    elif depth < 4 and isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _patterns_in(item, depth + 1)
+    elif depth < 4 and isinstance(obj, dict):
+        for item in obj.values():
+            yield from _patterns_in(item, depth + 1)
+    elif depth < 4 and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from _patterns_in(getattr(obj, f.name), depth + 1)
+
+
+def test_an_expression_that_several_rules_use_is_one_compiled_pattern(ruleset):
+    # {results_vary}, {clinician} and other lexicons are used alone by several rules: one
+    # Pattern each, so one compiled form, one prefilter and one automaton cache per process.
+    made = {id(p) for p in ruleset.patterns}
+    assert len({p.expanded for p in ruleset.patterns}) == len(ruleset.patterns)
+    held = [p for rule in ruleset.rules for p in _patterns_in(rule)]
+    assert held and all(id(p) in made for p in held)
+    assert sum(p.source == "{results_vary}" for p in held) > len(
+        {id(p) for p in held if p.source == "{results_vary}"}) == 1
+
+
+def test_the_daemons_own_process_does_not_load_re2():
+    import subprocess
+    import sys
+
+    code = ("import sys, monitor.cli, monitor.daemon, monitor.check\n"
+            "from monitor.rules import parse_rules, read_rules\n"
+            f"parse_rules(read_rules({str(RULES_FILE)!r}), trusted=True)\n"
+            "print('re2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
 def test_every_pattern_of_the_project_rules_has_a_prefilter(ruleset):
     """A pattern RE2 cannot take loses its prefilter silently and is scanned by the
     backtracking engine on every page: the shipped rules must not have one."""
