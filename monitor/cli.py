@@ -71,27 +71,25 @@ class Settings:
         return resolve_rules_path(given or (str(configured) if configured else None))
 
     def rules(self, given: str | None, store: Any = None, *, evaluating: bool = False,
-              apart: bool = False) -> Any:
+              apart: Any = None) -> Any:
         """The validated rules (`rules_path`); RulesInvalid, exit 2, if they are not. With a
         store, a file this engine already validated in full is not validated again, and a
         command `evaluating` pages in this process takes the patterns the daemon's
         forkserver compiled (monitor.patterncache) instead of compiling them again. Patterns
         compiled to validate them are saved there for the forkserver likewise. `apart`: the
-        validation runs in a forked child (rules.load_rules_apart), for `run`, which keeps
-        its rules for as long as it runs and evaluates pages only in its workers."""
+        validation `validation_apart` started, whose verdict this waits for."""
         from monitor import patterncache
-        from monitor.rules import load_rules, load_rules_apart
+        from monitor.rules import load_rules
 
         if store is None:
             return load_rules(self.rules_path(given))
         known = json.loads(store.meta(RULES_VALIDATED) or "[]")
-        if apart:
-            ruleset = load_rules_apart(self.rules_path(given), store.path.parent,
-                                       known_good=known)
+        if apart is not None:
+            ruleset = apart.ruleset()
         else:
             ruleset = load_rules(self.rules_path(given), known_good=known)
         if ruleset.fully_validated:
-            if not apart:  # the child saved them
+            if apart is None:  # the child saved them
                 patterncache.save(store.path.parent, ruleset.patterns)
             if ruleset.validation_key not in known:
                 store.set_meta(RULES_VALIDATED,
@@ -99,6 +97,16 @@ class Settings:
         elif evaluating:
             patterncache.load(store.path.parent, ruleset.patterns)
         return ruleset
+
+    def validation_apart(self, given: str | None, store: Any) -> Any:
+        """Start validating the rules, unless the store knows them, in a forked child
+        (rules.ValidationApart) for `rules(..., apart=)` to finish: for `run`, which keeps
+        its rules for as long as it runs, evaluates pages only in its workers, and has set-up
+        of its own to do meanwhile. Call it while this process has no other thread."""
+        from monitor.rules import ValidationApart
+
+        known = json.loads(store.meta(RULES_VALIDATED) or "[]")
+        return ValidationApart(self.rules_path(given), store.path.parent, known_good=known)
 
 
 pass_settings = click.make_pass_decorator(Settings, ensure=True)
@@ -1039,12 +1047,15 @@ def run(settings: Settings, state_dir: str, rules_path: str | None, once: bool,
         # another core meanwhile (monitor.forkserver). The rules are validated below.
         forkserver.start(path.read_text(encoding="utf-8"), str(path),
                          str(settings.state_dir(state_dir)))
-    from monitor.daemon import Daemon, DaemonSettings
     from monitor.store import Store
 
     with Store.in_dir(settings.state_dir(state_dir)) as store:
-        # Validated in a child: nothing here has started a thread yet.
-        ruleset = settings.rules(rules_path, store, apart=True)
+        # Validated in a child (nothing here has started a thread yet) from now on, while the
+        # daemon's modules load here.
+        validation = settings.validation_apart(rules_path, store)
+        from monitor.daemon import Daemon, DaemonSettings
+
+        ruleset = settings.rules(rules_path, store, apart=validation)
     if config.notify.enabled:
         from monitor.notify import Targets
 

@@ -25,7 +25,7 @@ from typing import Any
 import regex
 import yaml
 
-from monitor import rulekinds, yamlfile
+from monitor import patterncache, rulekinds, yamlfile
 from monitor.document import Document
 from monitor.errors import ClaimwatchError, RulesError
 from monitor.page import Page, document_from_text
@@ -350,59 +350,81 @@ def read_rules(path: str) -> str:
 
 def load_rules_apart(path: str | Path, cache_dir: Path, *,
                      known_good: Collection[str] = ()) -> Ruleset:
+    """`load_rules`, with the validation done in a forked child (ValidationApart)."""
+    return ValidationApart(path, cache_dir, known_good=known_good).ruleset()
+
+
+class ValidationApart:
     """`load_rules`, with the validation (every pattern compiled, every example run) done in a
     forked child, which also saves the compiled patterns in `cache_dir` (monitor.patterncache)
     for whoever evaluates pages: a long-running process keeps the rules without the 4-5 MB
-    that compiling them leaves behind. Call it only while this process has no other thread.
-    Without fork, or if the child cannot say, the validation runs here."""
-    from monitor import patterncache
+    that compiling them leaves behind. The child starts at once and `ruleset` waits for its
+    verdict, so the caller's own set-up meanwhile overlaps it. Start it only while this
+    process has no other thread. Without fork, or if the child cannot say, the validation
+    runs here."""
 
-    path = str(path)
-    text = read_rules(path)
-    if validation_key(text) in known_good:
-        return parse_rules(text, path, trusted=True)
+    def __init__(self, path: str | Path, cache_dir: Path, *,
+                 known_good: Collection[str] = ()) -> None:
+        self._path, self._cache_dir = str(path), cache_dir
+        self._text = read_rules(self._path)
+        self._known = validation_key(self._text) in known_good
+        self._child: tuple[int, int] | None = None  # (pid, read end of its pipe)
+        if not self._known and hasattr(os, "fork"):
+            self._child = self._fork()
 
-    def here() -> Ruleset:  # validated in this process after all, and saved as the child would
-        ruleset = parse_rules(text, path)
-        patterncache.save(cache_dir, ruleset.patterns)
-        return ruleset
-
-    if not hasattr(os, "fork"):
-        return here()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: validate, report, and leave without any of the parent's clean-up
-        code = 3
-        try:
-            os.close(read_end)
+    def _fork(self) -> tuple[int, int]:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: validate, report, and leave without any of the parent's clean-up
+            code = 3
             try:
-                validated = parse_rules(text, path)
-            except RulesInvalid as exc:
-                report, status = [{"message": p.message, "path": p.path, "line": p.line,
-                                   "rule": p.rule, "field": p.field} for p in exc.problems], 1
-            else:
-                patterncache.save(cache_dir, validated.patterns)
-                report, status = [], 0
-            with os.fdopen(write_end, "w", encoding="utf-8") as out:
-                json.dump(report, out)
-            code = status
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as child:
-        said = child.read()
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    if code == 0:
-        ruleset = parse_rules(text, path, trusted=True)
-        ruleset.fully_validated = True
+                os.close(read_end)
+                try:
+                    validated = parse_rules(self._text, self._path)
+                except RulesInvalid as exc:
+                    report, status = [{"message": p.message, "path": p.path, "line": p.line,
+                                       "rule": p.rule, "field": p.field}
+                                      for p in exc.problems], 1
+                else:
+                    patterncache.save(self._cache_dir, validated.patterns)
+                    report, status = [], 0
+                with os.fdopen(write_end, "w", encoding="utf-8") as out:
+                    json.dump(report, out)
+                code = status
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        return pid, read_end
+
+    def ruleset(self) -> Ruleset:
+        """The validated rules, once the child has said so; RulesInvalid if they are not."""
+        if self._known:
+            return parse_rules(self._text, self._path, trusted=True)
+        if self._child is None:
+            return self._here()
+        pid, read_end = self._child
+        self._child = None
+        with os.fdopen(read_end, encoding="utf-8") as child:
+            said = child.read()
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if code == 0:
+            ruleset = parse_rules(self._text, self._path, trusted=True)
+            ruleset.fully_validated = True
+            return ruleset
+        if code == 1:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                problems = [RulesError(p["message"], path=p["path"], line=p["line"],
+                                       rule=p["rule"], field=p["field"])
+                            for p in json.loads(said)]
+                if problems:
+                    raise RulesInvalid(problems)
+        return self._here()
+
+    def _here(self) -> Ruleset:
+        """Validated in this process after all, and saved as the child would."""
+        ruleset = parse_rules(self._text, self._path)
+        patterncache.save(self._cache_dir, ruleset.patterns)
         return ruleset
-    if code == 1:
-        with contextlib.suppress(ValueError, TypeError, KeyError):
-            problems = [RulesError(p["message"], path=p["path"], line=p["line"], rule=p["rule"],
-                                   field=p["field"]) for p in json.loads(said)]
-            if problems:
-                raise RulesInvalid(problems)
-    return here()
 
 
 def parse_rules(text: str, path: str = "rules.yaml", *, run_examples: bool = True,

@@ -9,7 +9,14 @@ import pytest
 from monitor.extract import extract
 from monitor.page import document_from_text
 from monitor.patterns import Budget, Pattern, plain_ascii
-from monitor.rules import RulesInvalid, load_rules, load_rules_apart, parse_rules
+from monitor.rules import (
+    RulesInvalid,
+    ValidationApart,
+    load_rules,
+    load_rules_apart,
+    parse_rules,
+    validation_key,
+)
 from monitor.text import MAX_SENTENCE
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
@@ -348,6 +355,30 @@ def test_rules_validated_apart_match_and_leave_no_compiled_pattern_here(tmp_path
     assert ruleset.fully_validated and ruleset.digest == load_rules(RULES_FILE).digest
     assert all(p._compiled is None for p in ruleset.patterns)  # the child compiled them
     assert len(list(tmp_path.glob("patterns-*.pickle"))) == 1  # ...and saved them
+
+
+def test_the_validation_apart_starts_at_once_and_the_verdict_is_collected_later(tmp_path):
+    validation = ValidationApart(RULES_FILE, tmp_path)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("patterns-*.pickle")):  # the child got on with it alone
+        assert time.monotonic() < deadline, "no validation started before ruleset()"
+        time.sleep(0.01)
+    ruleset = validation.ruleset()
+    assert ruleset.fully_validated and ruleset.digest == load_rules(RULES_FILE).digest
+
+
+def test_rules_known_good_fork_no_validation(tmp_path, monkeypatch):
+    import os
+
+    known = validation_key(RULES_FILE.read_text(encoding="utf-8"))
+
+    def no_fork() -> int:
+        raise AssertionError("forked for rules already validated")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    ruleset = ValidationApart(RULES_FILE, tmp_path, known_good=[known]).ruleset()
+    assert not ruleset.fully_validated and ruleset.validation_key == known
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rules_validated_here_without_fork_are_saved_as_the_child_would(tmp_path, monkeypatch):
