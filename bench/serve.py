@@ -10,7 +10,8 @@ so a parent process can read the port. SIGTERM or SIGINT stops it.
   response written with one send; no request logging.
 - Files are cached in memory with a strong ETag (BLAKE2 hash of the content) keyed by
   (mtime_ns, size): a file rewritten on disk is re-read on the next request, one os.stat()
-  per request. Last-Modified is the file's mtime.
+  per request. Last-Modified is the file's mtime. A request that makes the server read a file
+  counts in the `file_reads` counter.
 - If-None-Match answers 304 when a tag matches; without it, If-Modified-Since answers 304 when
   the file is not newer (If-None-Match takes precedence, RFC 9110 13.2.2).
 - `GET /__stats` returns JSON counters: responses by status, conditional requests seen,
@@ -43,7 +44,7 @@ TYPES = {".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8"
          ".txt": "text/plain; charset=utf-8", ".json": "application/json",
          ".css": "text/css", ".js": "text/javascript", ".xml": "application/xml"}
 COUNTERS = ("requests", "s200", "s304", "s404", "conditional", "if_none_match",
-            "if_modified_since", "connections", "bytes_sent")
+            "if_modified_since", "connections", "bytes_sent", "file_reads")
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,11 @@ class Stats:
 
 
 class FileCache:
-    """Files by path, re-read when their mtime or size changes."""
+    """Files by path, re-read when their mtime or size changes (counted in `stats`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: Stats) -> None:
         self.entries: dict[str, Entry] = {}
+        self.stats = stats
 
     def get(self, path: str) -> Entry:
         st = os.stat(path)
@@ -91,6 +93,7 @@ class FileCache:
             return entry
         with open(path, "rb") as f:
             body = f.read()
+        self.stats.add(file_reads=1)
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         mtime_s = int(st.st_mtime)
         entry = Entry(st.st_mtime_ns, st.st_size, body, etag,
@@ -109,8 +112,8 @@ class Server(ThreadingHTTPServer):
     def __init__(self, port: int, root: str, validators: bool = True) -> None:
         self.root = os.path.abspath(root)
         self.validators = validators
-        self.cache = FileCache()
         self.stats = Stats()
+        self.cache = FileCache(self.stats)
         super().__init__(("127.0.0.1", port), Handler)
 
     @property

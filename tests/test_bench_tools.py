@@ -95,7 +95,24 @@ def test_server_validators_304s_and_stats(server: serve.Server, tmp_path: Path) 
     assert stats["s304"] == 2 and stats["s200"] == 4 and stats["s404"] == 1
     assert stats["conditional"] == 4 and stats["if_none_match"] == 3
     assert stats["connections"] == 1  # keep-alive: everything above went over one connection
+    assert stats["file_reads"] == 2  # a.html, then again once rewritten
     assert json.loads(get(other, "/__stats").body)["requests"] == 0
+
+
+def test_warming_the_site_leaves_no_file_for_a_timed_cycle_to_read(tmp_path: Path) -> None:
+    make_pages.generate(tmp_path, 5, seed=3)
+    names = (tmp_path / "index.txt").read_text().split()
+    site = cycle.Site(tmp_path)
+    try:
+        assert site.warm(names) == 5 and site.warm(names) == 0
+        make_pages.generate(tmp_path, 5, seed=3, mutate_fraction=0.4)
+        mutated = (tmp_path / "mutated.txt").read_text().split()
+        assert site.warm(names) == len(mutated) > 0
+        conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
+        assert all(get(conn, f"/{name}").status == 200 for name in names)
+        assert site.stats()["file_reads"] == 0
+    finally:
+        site.close()
 
 
 def test_server_without_validators(tmp_path: Path) -> None:
