@@ -8,6 +8,7 @@ which is never a valid zlib header (its first two bytes are not a multiple of 31
 
 from __future__ import annotations
 
+import threading
 import zlib
 from typing import Any
 
@@ -15,16 +16,26 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _LEVEL = 3  # on pages, as fast as level 1 and smaller
 
 
+_mine = threading.local()  # a compressor and a decompressor per thread (neither is shareable)
+
+
 def pack(data: bytes) -> bytes:
     """`data` compressed: a zstd frame that records its size and a checksum of the content
     (as zlib's streams did), so a damaged blob fails to unpack instead of reading wrong."""
-    return _zstd().ZstdCompressor(level=_LEVEL, write_checksum=True).compress(data)
+    compressor = getattr(_mine, "compressor", None)
+    if compressor is None:  # made once: a new one costs a third as much again as a page
+        compressor = _mine.compressor = _zstd().ZstdCompressor(level=_LEVEL,
+                                                               write_checksum=True)
+    return compressor.compress(data)
 
 
 def unpack(blob: bytes) -> bytes:
     """What `pack` (or, for older rows, zlib.compress) was given."""
     if blob[:4] == _ZSTD_MAGIC:
-        return _zstd().ZstdDecompressor().decompress(blob)
+        decompressor = getattr(_mine, "decompressor", None)
+        if decompressor is None:
+            decompressor = _mine.decompressor = _zstd().ZstdDecompressor()
+        return decompressor.decompress(blob)
     return zlib.decompress(blob)
 
 
