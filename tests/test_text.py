@@ -29,6 +29,10 @@ def test_key_ignores_case_punctuation_and_spacing_but_not_numbers():
                                                          "50 % heroin abstinence."]),
     ("Is it addictive? No. It is not.", ["Is it addictive?", "No.", "It is not."]),
     ("See No. 5 and Nos. 7-9 of the list.", ["See No. 5 and Nos. 7-9 of the list."]),
+    # the word before a period, after an opening bracket or quote, or another kind of space
+    ("Ask for (Dr. Lee) or \"Mrs. Ray\". Then.", ['Ask for (Dr. Lee) or "Mrs. Ray".', "Then."]),
+    ("Call Dr.\u1680Lee today. Then.", ["Call Dr.\u1680Lee today.", "Then."]),
+    ("We treat " + "x" * 60 + ". Then.", ["We treat " + "x" * 60 + ".", "Then."]),
 ])
 def test_split_sentences(text, expected):
     assert split_sentences(text) == expected
